@@ -1,0 +1,131 @@
+"""jsonchat protocol v1, as data.
+
+Everything the engine, the server, the spec and the conformance suite know about the protocol is
+read from the JSON files in this package, so that there is one truth to change. This module only
+loads and types that data; it has no behaviour of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+Level = Literal["MUST", "SHOULD", "MAY"]
+Profile = Literal["core", "full"]
+LEVELS: tuple[Level, ...] = ("MUST", "SHOULD", "MAY")
+PROFILES: tuple[Profile, ...] = ("core", "full")
+VERSION = 1
+
+CLIENT_SCHEMAS = ("client/envelope", "client/connect", "client/message", "client/disconnect")
+SERVER_SCHEMAS = ("server/welcome", "server/chat", "server/error", "server/disconnect")
+ALL_SCHEMAS = CLIENT_SCHEMAS + SERVER_SCHEMAS
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One rule of PROTOCOL.md: the unit the conformance suite reports on."""
+
+    id: str
+    section: str
+    level: Level
+    profile: Profile
+    subject: Literal["server", "client"]
+    text: str
+
+    def in_profile(self, profile: Profile) -> bool:
+        """`core` is a subset of `full`: a core rule is in both profiles."""
+        return profile == "full" or self.profile == "core"
+
+
+def load_json(relative_path: str) -> Any:
+    """Read one of the protocol's data files, from the source tree or an installed wheel."""
+    return json.loads(resources.files(__name__).joinpath(relative_path).read_text("utf-8"))
+
+
+@cache
+def requirements() -> tuple[Requirement, ...]:
+    data = load_json("requirements.json")
+    return tuple(
+        Requirement(
+            id=r["id"],
+            section=r["id"].rsplit("-", 1)[0],
+            level=r["level"],
+            profile=r["profile"],
+            subject=r["subject"],
+            text=r["text"],
+        )
+        for r in data["requirements"]
+    )
+
+
+@cache
+def sections() -> Mapping[str, str]:
+    """Section prefix (e.g. `FRAME`) to its title, in spec order."""
+    return dict(load_json("requirements.json")["sections"])
+
+
+@cache
+def requirements_by_id() -> Mapping[str, Requirement]:
+    return {r.id: r for r in requirements()}
+
+
+@cache
+def limit_table() -> Mapping[str, Mapping[str, Any]]:
+    """Every limit with its value, scope (`protocol` or `server`) and documentation."""
+    return dict(load_json("limits.json"))
+
+
+@cache
+def limits() -> Mapping[str, int]:
+    """The default value of every limit, by name."""
+    return {name: int(entry["value"]) for name, entry in limit_table().items()}
+
+
+@cache
+def error_table() -> Mapping[str, Mapping[str, str]]:
+    """Error code (e.g. `malformed_json`) to its wire text template and documentation."""
+    return dict(load_json("errors.json")["errors"])
+
+
+@cache
+def schema_keyword_errors() -> tuple[tuple[str, bool, str], ...]:
+    """(keyword, only at the document root, error code) in precedence order: first match wins."""
+    return tuple(
+        (e["keyword"], e.get("at") == "root", e["error"])
+        for e in load_json("errors.json")["schema_keywords"]
+    )
+
+
+def error_text(code: str, **values: Any) -> str:
+    """The exact text sent on the wire for an error code; templates use limits and `values`."""
+    template = error_table()[code]["text"]
+    return template.format(**{**limits(), **values})
+
+
+@cache
+def schema(name: str) -> Mapping[str, Any]:
+    """A schema by short name, e.g. `client/connect` or `server/chat`."""
+    if name not in ALL_SCHEMAS:
+        raise KeyError(f"unknown schema {name!r}; known: {', '.join(ALL_SCHEMAS)}")
+    loaded: Mapping[str, Any] = load_json(f"schemas/{name}.schema.json")
+    return loaded
+
+
+@cache
+def fixtures() -> tuple[Mapping[str, Any], ...]:
+    """Test groups in the JSON-Schema-Test-Suite layout, one per schema."""
+    groups: list[Mapping[str, Any]] = []
+    for name in ALL_SCHEMAS:
+        groups.extend(load_json(f"fixtures/{name.replace('/', '.')}.json"))
+    return tuple(groups)
+
+
+@cache
+def machine_spec() -> Mapping[str, Any]:
+    """The session state machine: states, events, transitions and refusals."""
+    loaded: Mapping[str, Any] = load_json("machine.json")
+    return loaded

@@ -1,0 +1,87 @@
+"""The session state machine, built from machine.json into a `transitions.Machine`.
+
+One Machine serves every session: sessions are plain objects with a `state` attribute, and a
+state change is `machine.events[trigger].trigger(session)`. That avoids `add_model`, whose cost
+grows with the number of models, and a Machine per session (about 18 KiB each), so 10,000
+sessions stay cheap. Self-loops (e.g. `message` in `connected`) need no trigger at all; the
+engine reads them from `transition_table`, which is derived from the Machine, not from the JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+
+from transitions import Machine
+
+from protocol import error_text, machine_spec
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An event that is illegal in a state, and the protocol error that answers it."""
+
+    trigger: str
+    source: str
+    error: str
+    requirements: tuple[str, ...]
+
+
+def build_machine() -> Machine:
+    """A fresh Machine with no models attached (pass sessions to `Event.trigger`)."""
+    spec = machine_spec()
+    return Machine(
+        model=None,
+        states=[s["name"] for s in spec["states"]],
+        initial=spec["initial"],
+        transitions=[
+            {"trigger": t["trigger"], "source": t["source"], "dest": t["dest"]}
+            for t in spec["transitions"]
+        ],
+        auto_transitions=False,
+        ignore_invalid_triggers=False,
+    )
+
+
+@cache
+def shared_machine() -> Machine:
+    return build_machine()
+
+
+def transition_table(machine: Machine) -> Mapping[tuple[str, str], str]:
+    """(state, trigger) -> next state, read back from the Machine itself."""
+    table: dict[tuple[str, str], str] = {}
+    for trigger, event in machine.events.items():
+        for source, transitions in event.transitions.items():
+            dest = transitions[0].dest
+            if dest is None:
+                raise ValueError(f"internal transition {trigger} in {source} is not supported")
+            table[(source, trigger)] = dest
+    return table
+
+
+@cache
+def refusals() -> Mapping[tuple[str, str], Refusal]:
+    """(state, trigger) -> how the protocol refuses that event in that state."""
+    return {
+        (r["source"], r["trigger"]): Refusal(
+            r["trigger"], r["source"], r["error"], tuple(r["requirements"])
+        )
+        for r in machine_spec()["refusals"]
+    }
+
+
+def mermaid(machine: Machine | None = None) -> str:
+    """The machine as a Mermaid state diagram; refusals are drawn as notes."""
+    machine = machine or build_machine()
+    spec = machine_spec()
+    lines = ["stateDiagram-v2", f"    [*] --> {spec['initial']}"]
+    for (source, trigger), dest in sorted(transition_table(machine).items()):
+        lines.append(f"    {source} --> {dest}: {trigger}")
+    for state in spec["states"]:
+        if state.get("final"):
+            lines.append(f"    {state['name']} --> [*]")
+    for (source, trigger), refusal in sorted(refusals().items()):
+        lines.append(f"    note right of {source}: {trigger} refused, {error_text(refusal.error)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,28 @@
+"""The `jsonchat` command: one entry point, a subcommand per package."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from protocol import cli as spec_cli
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jsonchat", description="JSON-over-TCP chat: spec, reference server, conformance"
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    spec_cli.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
