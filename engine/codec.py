@@ -1,0 +1,48 @@
+"""Encoding of server messages: compact JSON, UTF-8, one `\\n` after each (FRAME-9).
+
+orjson writes exactly that (no whitespace, non-ASCII as UTF-8, control characters escaped) and
+appends the newline itself. Messages that never change are encoded once, here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+import orjson
+
+from protocol import VERSION, error_text
+
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
+
+
+def encode(message: Mapping[str, Any]) -> bytes:
+    return orjson.dumps(message, option=_NEWLINE)
+
+
+def encode_delivery(entry: Mapping[str, str]) -> bytes:
+    """One live delivery (ROUTE-9): a `chat` with the single entry `{target, from, message}`."""
+    return orjson.dumps({"status": "chat", "history": [entry]}, option=_NEWLINE)
+
+
+@cache
+def error(code: str) -> bytes:
+    """Error frames for the fixed texts; there are few, so each is encoded once."""
+    return encode({"status": "error", "message": error_text(code)})
+
+
+def invalid_action(action: str) -> bytes:
+    """Not cached: the text repeats what the peer sent, which is unbounded."""
+    return encode({"status": "error", "message": error_text("invalid_action", action=action)})
+
+
+DISCONNECT = encode({"status": "disconnect"})
+
+
+def left(room: str) -> bytes:
+    return encode({"status": "disconnect", "target": room})
+
+
+def welcome(text: str, limits: Mapping[str, int]) -> bytes:
+    return encode({"status": "welcome", "message": text, "version": VERSION, "limits": limits})

@@ -1,0 +1,366 @@
+"""The jsonchat engine: the reference behaviour of protocol v1, with no I/O.
+
+Feed it events (`engine.events`), get back what to send and what to close. It owns every session,
+name and room of one server. Session states follow the `transitions` Machine built from
+protocol/machine.json: the Machine says which events are legal where and performs every state
+change; self-loops (a `message` while connected) are looked up in a table derived from the
+Machine and need no trigger, which keeps the hot path at a few microseconds.
+
+Checks run in the order PROTOCOL.md gives (VALIDATE-6): frame, UTF-8, JSON, envelope, action
+schema, session state, identity, routing; the first failure is the one error sent.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import protocol
+from engine import codec
+from engine.errors import ProtocolViolation, UsageError
+from engine.events import (
+    Close,
+    ConnectionLost,
+    ConnectionOpened,
+    ConnId,
+    DataReceived,
+    Event,
+    Kick,
+    Output,
+    Send,
+    Shutdown,
+    Tick,
+)
+from engine.framing import FrameDecoder
+from engine.rooms import Room
+from engine.rules import requirement_hits
+from engine.validation import compiled
+from protocol.statemachine import refusals, shared_machine, transition_table
+
+AWAITING, CONNECTED, CLOSED = "awaiting_connect", "connected", "closed"
+ALL = "#all"
+_ACTIONS = ("connect", "message", "disconnect")
+_ENVELOPE = compiled("client/envelope")
+_ACTION_SCHEMAS = {action: compiled(f"client/{action}") for action in _ACTIONS}
+_BY_SEQUENCE = operator.itemgetter(0)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Limits default to protocol/limits.json; `welcome=False` makes a server that sends none."""
+
+    limits: Mapping[str, int] = field(default_factory=protocol.limits)
+    welcome: bool = True
+    welcome_text: str = "Welcome to jsonchat"
+
+    def limit(self, name: str) -> int:
+        return self.limits.get(name, protocol.limits()[name])
+
+
+class Session:
+    __slots__ = (
+        "address",
+        "conn",
+        "decoder",
+        "errors_in_row",
+        "name",
+        "opened_at",
+        "rooms",
+        "state",
+    )
+
+    def __init__(self, conn: ConnId, address: str, now: float, max_frame_bytes: int) -> None:
+        self.conn = conn
+        self.address = address
+        self.opened_at = now
+        self.state = AWAITING
+        self.name: str | None = None
+        self.rooms: dict[str, None] = {}
+        self.decoder = FrameDecoder(max_frame_bytes)
+        self.errors_in_row = 0
+
+
+class Engine:
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        self.config = config = config or EngineConfig()
+        self._machine = shared_machine()
+        self._table = transition_table(self._machine)
+        self._refusals = refusals()
+        self._max_frame = config.limit("max_frame_bytes")
+        self._max_rooms = config.limit("max_rooms_per_session")
+        self._history_size = config.limit("history_per_room")
+        self._history_on_connect = config.limit("history_on_connect")
+        self._max_errors = config.limit("max_consecutive_errors")
+        self._connect_timeout = config.limit("connect_timeout_s")
+        self._max_connections = config.limit("max_connections")
+        self._max_per_address = config.limit("max_connections_per_address")
+        self._welcome = codec.welcome(config.welcome_text, config.limits) if config.welcome else b""
+        self.sessions: dict[ConnId, Session] = {}
+        self._awaiting: dict[ConnId, Session] = {}  # in order of opening, for the connect timeout
+        self._names: dict[str, Session] = {}
+        self._rooms: dict[str, Room] = {}
+        self._all = Room(ALL, self._history_size)  # every connected session; never dropped
+        self._per_address: dict[str, int] = {}
+        self._sequence = 0
+        self._shut_down = False
+        self.outcomes: Counter[str] = Counter()
+        self._out: list[Output] = []
+        # The action handlers, by trigger of machine.json (`leave` is a disconnect with a target).
+        self._actions: dict[str, Callable[[Session, dict[str, Any]], None]] = {
+            "connect": self._connect,
+            "message": self._message,
+            "leave": self._leave,
+            "disconnect": self._disconnect,
+        }
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            DataReceived: self._on_data,
+            ConnectionOpened: self._on_open,
+            ConnectionLost: self._on_lost,
+            Tick: self._on_tick,
+            Kick: self._on_kick,
+            Shutdown: self._on_shutdown,
+        }
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def handle(self, event: Event) -> list[Output]:
+        """Everything `event` causes, in the order it must happen on the wire."""
+        self._out = []
+        self._handlers[type(event)](event)
+        return self._out
+
+    def requirement_hits(self) -> dict[str, int]:
+        """How often each requirement ID has been exercised so far."""
+        return requirement_hits(self.outcomes)
+
+    def name_of(self, conn: ConnId) -> str | None:
+        session = self.sessions.get(conn)
+        return session.name if session else None
+
+    # -- events -------------------------------------------------------------------------------
+
+    def _on_open(self, event: ConnectionOpened) -> None:
+        conn, address = event.conn, event.address
+        if self._shut_down:
+            raise UsageError("the engine has shut down")
+        if conn in self.sessions:
+            raise UsageError(f"connection {conn} is already open")
+        if len(self.sessions) >= self._max_connections or (
+            address and self._per_address.get(address, 0) >= self._max_per_address
+        ):
+            self._count("server_full")
+            self._out += [Send((conn,), codec.error("server_full") + codec.DISCONNECT), Close(conn)]
+            return
+        session = Session(conn, address, event.now, self._max_frame)
+        self.sessions[conn] = self._awaiting[conn] = session
+        if address:
+            self._per_address[address] = self._per_address.get(address, 0) + 1
+        if self._welcome:
+            self._count("welcome")
+            self._out.append(Send((conn,), self._welcome))
+
+    def _on_data(self, event: DataReceived) -> None:
+        session = self.sessions.get(event.conn)
+        if session is None:
+            raise UsageError(f"data for connection {event.conn}, which is not open")
+        for frame in session.decoder.feed(event.data):
+            if isinstance(frame, dict):
+                self._on_frame(session, frame)
+            else:
+                self._reject(session, frame.value)
+            if session.state == CLOSED:
+                break
+
+    def _on_lost(self, event: ConnectionLost) -> None:
+        session = self.sessions.get(event.conn)
+        if session is not None:
+            self._count("connection_lost")
+            self._end(session, "connection_lost")
+
+    def _on_tick(self, event: Tick) -> None:
+        deadline = event.now - self._connect_timeout
+        while self._awaiting:
+            session = next(iter(self._awaiting.values()))
+            if session.opened_at > deadline:
+                break
+            self._kick(session, "connect_timeout")
+
+    def _on_kick(self, event: Kick) -> None:
+        session = self.sessions.get(event.conn)
+        if session is not None:
+            self._kick(session, event.error)
+
+    def _on_shutdown(self, event: Shutdown) -> None:
+        self._shut_down = True
+        sessions = list(self.sessions.values())
+        if sessions:
+            self._count("shutdown")
+            self._out.append(Send(tuple(s.conn for s in sessions), codec.DISCONNECT))
+        for session in sessions:
+            self._out.append(Close(session.conn))
+            self._end(session, "shutdown")
+
+    # -- frames -------------------------------------------------------------------------------
+
+    def _on_frame(self, session: Session, document: dict[str, Any]) -> None:
+        action: Any = document.get("action")
+        schema = _ACTION_SCHEMAS.get(action) if type(action) is str else None
+        if schema is None or not schema.is_valid(document):
+            code = _ENVELOPE.error_code(document)
+            if code is None and schema is not None:
+                code = schema.error_code(document)
+            if code is not None:
+                self._reject(session, code, action if type(action) is str else "")
+                return
+        trigger = "leave" if action == "disconnect" and "target" in document else action
+        try:
+            if (session.state, trigger) not in self._table:
+                self._refuse(session, trigger)
+            self._actions[trigger](session, document)
+        except ProtocolViolation as violation:
+            self._reject(session, violation.code, outcome=violation.outcome)
+        else:
+            session.errors_in_row = 0
+
+    def _reject(self, session: Session, code: str, action: str = "", outcome: str = "") -> None:
+        self._count(outcome or code)
+        data = codec.invalid_action(action) if code == "invalid_action" else codec.error(code)
+        self._out.append(Send((session.conn,), data))
+        session.errors_in_row += 1
+        if session.errors_in_row >= self._max_errors:
+            self._kick(session, "too_many_errors")
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def _connect(self, session: Session, document: dict[str, Any]) -> None:
+        name: str = document["user_name"]
+        if session.state == CONNECTED:
+            if name != session.name:
+                raise ProtocolViolation("name_mismatch", "connect_mismatch")
+            outcome = "reconnect"
+        else:
+            if name in self._names:
+                raise ProtocolViolation("name_taken", "name_taken")
+            outcome = "connect"
+            self._fire(session, "connect")
+            session.name = name
+            self._names[name] = session
+            self._all.add(session.conn)
+            del self._awaiting[session.conn]
+        wanted = dict.fromkeys(document["targets"])
+        with_all = wanted.pop(ALL, 0) is None
+        for room in [r for r in session.rooms if r not in wanted]:
+            self._unsubscribe(session, room)
+        for room in wanted:
+            self._subscribe(session, room)
+        self._count(outcome)
+        history_rooms = [self._rooms[r] for r in wanted] + ([self._all] if with_all else [])
+        entries = sorted((e for r in history_rooms for e in r.history), key=_BY_SEQUENCE)
+        history = [entry for _, entry in entries[len(entries) - self._history_on_connect :]]
+        self._out.append(
+            Send((session.conn,), codec.encode({"status": "chat", "history": history}))
+        )
+
+    def _message(self, session: Session, document: dict[str, Any]) -> None:
+        sender = document["user_name"]
+        if sender != session.name:
+            raise ProtocolViolation("name_mismatch", "message_mismatch")
+        target: str = document["target"]
+        entry = {"target": target, "from": sender, "message": document["message"]}
+        if target[0] == "@":
+            recipient = self._names.get(target)
+            if recipient is None:
+                raise ProtocolViolation("target_not_connected", "target_not_connected")
+            self._count("self_message" if recipient is session else "direct_message")
+            self._out.append(Send((recipient.conn,), codec.encode_delivery(entry)))
+            return
+        room = self._all if target == ALL else self._rooms.get(target)
+        joining = target != ALL and target not in session.rooms
+        if joining and len(session.rooms) >= self._max_rooms:
+            raise ProtocolViolation("too_many_rooms", "too_many_rooms")
+        if room is not None:
+            recipients = room.others(session.conn)
+            if recipients:
+                self._out.append(Send(recipients, codec.encode_delivery(entry)))
+        if joining:
+            self._count("auto_join")
+            room = self._subscribe(session, target)
+        assert room is not None
+        self._sequence += 1
+        room.history.append((self._sequence, entry))
+        self._count("broadcast" if room is self._all else "room_message")
+
+    def _leave(self, session: Session, document: dict[str, Any]) -> None:
+        if document.get("user_name", session.name) != session.name:
+            raise ProtocolViolation("name_mismatch", "disconnect_mismatch")
+        room: str = document["target"]
+        if room != ALL:
+            self._unsubscribe(session, room)
+        self._count("leave")
+        self._out.append(Send((session.conn,), codec.left(room)))
+
+    def _disconnect(self, session: Session, document: dict[str, Any]) -> None:
+        if session.state == CONNECTED and document.get("user_name", session.name) != session.name:
+            raise ProtocolViolation("name_mismatch", "disconnect_mismatch")
+        self._count("disconnect")
+        self._out += [Send((session.conn,), codec.DISCONNECT), Close(session.conn)]
+        self._end(session, "disconnect")
+
+    # -- sessions and rooms -------------------------------------------------------------------
+
+    def _refuse(self, session: Session, trigger: str) -> None:
+        """Refuse an event the state machine does not allow in the session's state."""
+        refusal = self._refusals.get((session.state, trigger))
+        if refusal is None:
+            raise UsageError(f"{trigger} in state {session.state} has no transition or refusal")
+        raise ProtocolViolation(refusal.error, f"refused_{trigger}")
+
+    def _fire(self, session: Session, trigger: str) -> None:
+        """Change state through the Machine; self-loops are skipped, they change nothing."""
+        if self._table.get((session.state, trigger)) != session.state:
+            self._machine.events[trigger].trigger(session)
+
+    def _subscribe(self, session: Session, name: str) -> Room:
+        room = self._rooms.get(name)
+        if room is None:
+            room = self._rooms[name] = Room(name, self._history_size)
+        room.add(session.conn)
+        session.rooms[name] = None
+        return room
+
+    def _unsubscribe(self, session: Session, name: str) -> None:
+        room = self._rooms.get(name)
+        if room is not None:
+            room.discard(session.conn)
+            if not room:
+                del self._rooms[name]
+        session.rooms.pop(name, None)
+
+    def _kick(self, session: Session, code: str) -> None:
+        self._count(code)
+        data = codec.error(code) + codec.DISCONNECT
+        self._out += [Send((session.conn,), data), Close(session.conn)]
+        self._end(session, "kick")
+
+    def _end(self, session: Session, trigger: str) -> None:
+        self._fire(session, trigger)
+        conn = session.conn
+        del self.sessions[conn]
+        self._awaiting.pop(conn, None)
+        if session.name is not None:
+            del self._names[session.name]
+            self._all.discard(conn)
+            for room in list(session.rooms):
+                self._unsubscribe(session, room)
+        if session.address:
+            left = self._per_address[session.address] - 1
+            if left:
+                self._per_address[session.address] = left
+            else:
+                del self._per_address[session.address]
+
+    def _count(self, outcome: str) -> None:
+        self.outcomes[outcome] += 1

@@ -1,0 +1,248 @@
+"""Schema validation on the hot path: the protocol's schemas compiled to Python source.
+
+The reference validator (`protocol.validator`, the `jsonschema` package) costs about 20 µs per
+`message`. This module knows only the keywords our schemas use, writes each schema out as one
+straight-line Python function ahead of time (as fastjsonschema does) and costs about 1 µs. It must
+say exactly what the reference says: tests/engine/test_validation.py checks both on generated
+valid and invalid documents. A keyword it does not know makes compilation fail, so a schema change
+cannot slip past it.
+
+Each keyword is defined once, as a Python expression that is true when a value passes it. The fast
+`is_valid` inlines those expressions; the error path evaluates them one by one to find every
+failing keyword, and, like the reference, reports the one earliest in the precedence table of
+errors.json (VALIDATE-6).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from protocol import schema, schema_keyword_errors
+
+Check = Callable[[Any], bool]
+ANNOTATIONS = frozenset({"$schema", "$id", "title", "description", "examples"})
+APPLICATORS = frozenset({"properties", "items", "not"})
+
+# JSON Schema types as Python tests. jsonschema counts 1.0 as an integer, and booleans as
+# neither integers nor numbers.
+_TYPES = {
+    "object": "type({v}) is dict",
+    "array": "type({v}) is list",
+    "string": "type({v}) is str",
+    "integer": "(type({v}) is int or (type({v}) is float and {v}.is_integer()))",
+    "number": "type({v}) in (int, float)",
+    "boolean": "type({v}) is bool",
+    "null": "{v} is None",
+}
+
+
+def same(a: Any, b: Any) -> bool:
+    """JSON equality as jsonschema has it: `true` is not `1`, but `1` is `1.0`."""
+    if type(a) is bool or type(b) is bool:
+        return type(a) is type(b) and a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+def utf8_size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+# Assertion keywords: the JSON type each applies to (values of other types pass it), and a
+# Python expression, true when a value `{v}` of that type passes; `{c}` names the keyword's value.
+_ASSERTIONS: Mapping[str, tuple[str, str]] = {
+    "pattern": ("string", "{c}({v}) is not None"),
+    "minLength": ("string", "len({v}) >= {c}"),
+    "maxLength": ("string", "len({v}) <= {c}"),
+    # UTF-8 needs at most 4 bytes per code point, so short strings need no encoding.
+    "x-maxUtf8Bytes": ("string", "(len({v}) * 4 <= {c} or utf8_size({v}) <= {c})"),
+    "maxItems": ("array", "len({v}) <= {c}"),
+    "minimum": ("number", "{v} >= {c}"),
+}
+_GUARDS = {
+    "string": "type({v}) is not str",
+    "array": "type({v}) is not list",
+    "object": "type({v}) is not dict",
+    "number": "type({v}) not in (int, float)",
+}
+
+
+def _passes(keyword: str, value: Any, v: str, c: str, known_type: str | None = None) -> str:
+    """A Python expression, true when the value named `v` passes `keyword: value`.
+
+    `c` names the keyword's value in the generated code (a compiled regex's `search` for
+    `pattern`). `known_type` is the type the value has already been checked to have, which spares
+    the test of the type a keyword applies to.
+    """
+    if keyword == "type":
+        return _TYPES[value].format(v=v)
+    if keyword == "const":
+        return f"(type({v}) is str and {v} == {c})" if type(value) is str else f"same({v}, {c})"
+    if keyword == "enum":
+        if all(type(e) is str for e in value):
+            return f"(type({v}) is str and {v} in {c})"
+        return f"any(same({v}, e) for e in {c})"
+    if keyword == "required":
+        applies_to, test = "object", " and ".join(f"{key!r} in {v}" for key in value) or "True"
+    elif keyword in _ASSERTIONS:
+        applies_to, template = _ASSERTIONS[keyword]
+        test = template.format(v=v, c=c)
+    else:
+        raise ValueError(f"the fast validator does not know the keyword {keyword!r}")
+    if known_type == applies_to:
+        return f"({test})"
+    return f"({_GUARDS[applies_to].format(v=v)} or {test})"
+
+
+def _constant(keyword: str, value: Any) -> Any:
+    if keyword == "pattern":
+        return re.compile(value).search
+    if keyword == "enum" and all(type(e) is str for e in value):
+        return frozenset(value)
+    return value
+
+
+class _Source:
+    """Python source for one `is_valid` function, with its constants."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.constants: dict[str, Any] = {"same": same, "utf8_size": utf8_size}
+        self._names = 0
+
+    def name(self, prefix: str) -> str:
+        self._names += 1
+        return f"{prefix}{self._names}"
+
+    def constant(self, value: Any) -> str:
+        name = self.name("c")
+        self.constants[name] = value
+        return name
+
+    def emit(self, body: Mapping[str, Any], v: str, indent: int) -> None:
+        """Lines that `return False` unless the value named `v` is valid against `body`."""
+        pad = "    " * indent
+        assertions = sorted(set(body) - ANNOTATIONS - APPLICATORS, key=lambda k: k != "type")
+        known_type = body.get("type")
+        for keyword in assertions:
+            c = self.constant(_constant(keyword, body[keyword]))
+            test = _passes(keyword, body[keyword], v, c, known_type)
+            self.lines.append(f"{pad}if not {test}: return False")
+        if "properties" in body:
+            self.lines.append(f"{pad}if type({v}) is dict:")
+            self.lines.append(f"{pad}    pass")
+            for key, sub in body["properties"].items():
+                value = self.name("v")
+                self.lines.append(f"{pad}    {value} = {v}.get({key!r}, _MISSING)")
+                self.lines.append(f"{pad}    if {value} is not _MISSING:")
+                self.lines.append(f"{pad}        pass")
+                self.emit(sub, value, indent + 2)
+        if "items" in body:
+            item = self.name("v")
+            self.lines.append(f"{pad}if type({v}) is list:")
+            self.lines.append(f"{pad}    for {item} in {v}:")
+            self.lines.append(f"{pad}        pass")
+            self.emit(body["items"], item, indent + 2)
+        if "not" in body:
+            self.lines.append(f"{pad}if {self.inline(body['not'], v, known_type)}: return False")
+
+    def inline(self, body: Mapping[str, Any], v: str, known_type: str | None) -> str:
+        """An expression for "`v` is valid against `body`": inline when `body` is flat."""
+        if set(body) & APPLICATORS:
+            return f"{self.constant(generate(body))}({v})"
+        tests = [
+            _passes(k, body[k], v, self.constant(_constant(k, body[k])), known_type)
+            for k in sorted(set(body) - ANNOTATIONS, key=lambda k: k != "type")
+        ]
+        return "(" + " and ".join(tests or ["True"]) + ")"
+
+
+_MISSING = object()
+
+
+def generate(body: Mapping[str, Any]) -> Check:
+    """`body` compiled to one Python function that says whether a value is valid against it."""
+    source = _Source()
+    source.emit(body, "v0", 1)
+    text = "\n".join(["def is_valid(v0):", *source.lines, "    return True"])
+    namespace: dict[str, Any] = {**source.constants, "_MISSING": _MISSING}
+    exec(compile(text, f"<schema {body.get('$id', 'subschema')}>", "exec"), namespace)
+    function: Check = namespace["is_valid"]
+    return function
+
+
+def _predicate(keyword: str, value: Any) -> Check:
+    """One keyword alone, as a function: the same expression `generate` inlines."""
+    namespace = {"same": same, "utf8_size": utf8_size, "c": _constant(keyword, value)}
+    check: Check = eval(f"lambda v: {_passes(keyword, value, 'v', 'c')}", namespace)
+    return check
+
+
+@dataclass(frozen=True)
+class _Node:
+    """A schema for the error path: each keyword a predicate, to list every one that fails."""
+
+    checks: tuple[tuple[str, Check], ...]
+    properties: tuple[tuple[str, _Node], ...]
+    items: _Node | None
+    negated: Check | None
+
+    @classmethod
+    def of(cls, body: Mapping[str, Any]) -> _Node:
+        keywords = sorted(set(body) - ANNOTATIONS - APPLICATORS)
+        return cls(
+            checks=tuple((k, _predicate(k, body[k])) for k in keywords),
+            properties=tuple((k, cls.of(v)) for k, v in body.get("properties", {}).items()),
+            items=cls.of(body["items"]) if "items" in body else None,
+            negated=generate(body["not"]) if "not" in body else None,
+        )
+
+    def failures(self, x: Any, at_root: bool) -> Iterator[tuple[str, bool]]:
+        """Every failing keyword, as (keyword, at the document root), like `iter_errors`."""
+        for keyword, check in self.checks:
+            if not check(x):
+                yield keyword, at_root
+        if type(x) is dict:
+            for key, node in self.properties:
+                if key in x:
+                    yield from node.failures(x[key], False)
+        if self.items is not None and type(x) is list:
+            for item in x:
+                yield from self.items.failures(item, False)
+        if self.negated is not None and self.negated(x):
+            yield "not", at_root
+
+
+class CompiledSchema:
+    """A protocol schema compiled once; `is_valid` is the hot path, `error_code` the error path."""
+
+    __slots__ = ("_node", "_ranks", "is_valid", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.is_valid: Check = generate(schema(name))
+        self._node = _Node.of(schema(name))
+        self._ranks = schema_keyword_errors()
+
+    def error_code(self, document: Any) -> str | None:
+        """The protocol error code for `document`, or None when it is valid."""
+        ranks = [self._rank(k, at_root) for k, at_root in self._node.failures(document, True)]
+        return min(ranks)[1] if ranks else None
+
+    def _rank(self, keyword: str, at_root: bool) -> tuple[int, str]:
+        for rank, (known, root_only, code) in enumerate(self._ranks):
+            if known == keyword and (at_root or not root_only):
+                return rank, code
+        raise LookupError(f"keyword {keyword!r} fails but errors.json does not map it")
+
+
+@cache
+def compiled(name: str) -> CompiledSchema:
+    return CompiledSchema(name)
