@@ -152,7 +152,10 @@ class Engine:
             address and self._per_address.get(address, 0) >= self._max_per_address
         ):
             self._count("server_full")
-            self._out += [Send((conn,), codec.error("server_full") + codec.DISCONNECT), Close(conn)]
+            self._out += [
+                Send((conn,), codec.error("server_full") + codec.DISCONNECT),
+                Close(conn, "server_full"),
+            ]
             return
         session = Session(conn, address, event.now, self._max_frame)
         self.sessions[conn] = self._awaiting[conn] = session
@@ -200,7 +203,7 @@ class Engine:
             self._count("shutdown")
             self._out.append(Send(tuple(s.conn for s in sessions), codec.DISCONNECT))
         for session in sessions:
-            self._out.append(Close(session.conn))
+            self._out.append(Close(session.conn, "shutdown"))
             self._end(session, "shutdown")
 
     # -- frames -------------------------------------------------------------------------------
@@ -306,7 +309,7 @@ class Engine:
         if session.state == CONNECTED and document.get("user_name", session.name) != session.name:
             raise ProtocolViolation("name_mismatch", "disconnect_mismatch")
         self._count("disconnect")
-        self._out += [Send((session.conn,), codec.DISCONNECT), Close(session.conn)]
+        self._out += [Send((session.conn,), codec.DISCONNECT), Close(session.conn, "disconnect")]
         self._end(session, "disconnect")
 
     # -- sessions and rooms -------------------------------------------------------------------
@@ -342,7 +345,7 @@ class Engine:
     def _kick(self, session: Session, code: str) -> None:
         self._count(code)
         data = codec.error(code) + codec.DISCONNECT
-        self._out += [Send((session.conn,), data), Close(session.conn)]
+        self._out += [Send((session.conn,), data), Close(session.conn, code)]
         self._end(session, "kick")
 
     def _end(self, session: Session, trigger: str) -> None:

@@ -69,9 +69,14 @@ class Send:
 
 @dataclass(frozen=True, slots=True)
 class Close:
-    """Close the connection once everything sent to it before has been written."""
+    """Close the connection once everything sent to it before has been written.
+
+    `reason` is `disconnect`, `shutdown` or the error code of a limit (`too_many_errors`,
+    `connect_timeout`, `queue_full`, `server_full`), for the transport's logs.
+    """
 
     conn: ConnId
+    reason: str
 
 
 Output = Send | Close

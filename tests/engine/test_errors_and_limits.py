@@ -163,7 +163,7 @@ def test_too_many_errors_in_a_row_end_the_session() -> None:
         error("Too Many Errors"),
         {"status": "disconnect"},
     ]
-    assert outputs[-1] == Close(alice.conn)
+    assert outputs[-1] == Close(alice.conn, "too_many_errors")
     assert net.engine.name_of(alice.conn) is None
 
 

@@ -264,7 +264,7 @@ def test_disconnect_is_answered_then_closed() -> None:
     alice = net.client("@alice")
     outputs = alice.send(action="disconnect")
     assert alice.take() == [{"status": "disconnect"}]
-    assert outputs[-1] == Close(alice.conn)
+    assert outputs[-1] == Close(alice.conn, "disconnect")
     assert alice.conn not in net.engine.sessions
 
 
