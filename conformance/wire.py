@@ -1,0 +1,201 @@
+"""A test client that speaks the protocol byte-exactly, for servers that may be broken.
+
+Everything is bounded: every read has a deadline, and a server that closes, resets, hangs or sends
+garbage gives an answer (`Closed`, `None`, a `Garbage` packet), never a hang or a crash. What it
+sends and receives can be recorded byte for byte in a `Transcript`, which `jsonchat replay` plays
+back.
+
+Servers send one JSON object per line (FRAME-9), but older course servers send objects with no
+separator, so the reader splits the stream on objects, not lines, and notes for each packet
+whether a newline ended it.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from conformance.transcript import Transcript
+
+_DECODER = json.JSONDecoder()
+_WHITESPACE = b" \t\r\n"
+
+
+class Closed(Exception):
+    """The server closed (or reset) the connection."""
+
+
+@dataclass(frozen=True)
+class Packet:
+    """One message from the server: the decoded object, or `Garbage` bytes."""
+
+    value: Any
+    raw: bytes
+    newline: bool  # a `\n` followed it directly (FRAME-9)
+
+
+@dataclass(frozen=True)
+class Garbage:
+    """Bytes that are not a JSON value; the rest of that line is skipped."""
+
+    data: bytes
+
+
+class PacketReader:
+    """Splits a byte stream into packets: JSON values, each possibly followed by `\\n`."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, data: bytes) -> list[Packet]:
+        self._buffer += data
+        packets: list[Packet] = []
+        while True:
+            buffer = self._buffer.lstrip(_WHITESPACE)
+            if not buffer:
+                self._buffer = b""
+                return packets
+            packet, rest = _split_one(buffer)
+            if packet is None:
+                self._buffer = buffer
+                return packets
+            packets.append(packet)
+            self._buffer = rest
+
+    def pending(self) -> bytes:
+        return self._buffer
+
+
+def _split_one(buffer: bytes) -> tuple[Packet | None, bytes]:
+    """The first packet of `buffer` and what follows, or (None, buffer) if it is incomplete."""
+    newline = buffer.find(b"\n")
+    if newline > 0:  # the usual case, one value per line: decode only that line
+        line = buffer[:newline]
+        try:
+            return Packet(json.loads(line), line, True), buffer[newline + 1 :]
+        except ValueError:
+            pass  # several values on one line, a value spread over lines, or garbage
+    try:
+        text = buffer.decode("utf-8")
+    except UnicodeDecodeError as error:
+        text = buffer[: error.start].decode("utf-8")
+    try:
+        value, end = _DECODER.raw_decode(text)
+    except json.JSONDecodeError:
+        if newline < 0:
+            return None, buffer  # perhaps the rest has not arrived yet
+        return Packet(Garbage(buffer[:newline]), buffer[:newline], True), buffer[newline + 1 :]
+    size = len(text[:end].encode("utf-8"))
+    ends_line = buffer[size : size + 1] == b"\n"
+    return Packet(value, buffer[:size], ends_line), buffer[size + ends_line :]
+
+
+class WireClient:
+    """One TCP connection to the server under test."""
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        label: str = "client",
+        timeout: float = 2.0,
+        transcript: Transcript | None = None,
+    ) -> None:
+        self.label = label
+        self.timeout = timeout
+        self.transcript = transcript or Transcript()
+        self.sock = socket.create_connection(address, timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.closed = False
+        self._reader = PacketReader()
+        self._inbox: deque[Packet] = deque()
+        self.transcript.record(label, "open")
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def send(self, document: Any, newline: bool = True) -> None:
+        data = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+        self.send_bytes(data + b"\n" if newline else data)
+
+    def send_bytes(self, data: bytes) -> None:
+        self.transcript.record(self.label, "send", data)
+        try:
+            self.sock.sendall(data)
+        except OSError as error:
+            self.closed = True
+            raise Closed(str(error)) from error
+
+    # -- receiving ----------------------------------------------------------------------------
+
+    def recv(self, timeout: float | None = None) -> Packet | None:
+        """The next packet, or None if none arrives in time; `Closed` once the server closed."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while not self._inbox:
+            if self.closed:
+                raise Closed("closed by the server")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            self._read(remaining)
+        return self._inbox.popleft()
+
+    def recv_value(self, timeout: float | None = None) -> Any:
+        packet = self.recv(timeout)
+        return None if packet is None else packet.value
+
+    def recv_until(self, wanted: Callable[[Any], bool], timeout: float | None = None) -> list[Any]:
+        """Every value up to and including the first `wanted` one; raises TimeoutError if none."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        seen: list[Any] = []
+        while True:
+            packet = self.recv(max(deadline - time.monotonic(), 0.0))
+            if packet is None:
+                raise TimeoutError(f"{self.label}: no matching packet; got {seen!r}")
+            seen.append(packet.value)
+            if wanted(packet.value):
+                return seen
+
+    def wait_closed(self, timeout: float | None = None) -> bool:
+        """True once the server has closed the connection (packets before that are kept)."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while not self.closed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._read(remaining)
+        return True
+
+    def _read(self, timeout: float) -> None:
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(65536)
+        except TimeoutError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.closed = True
+            self.transcript.record(self.label, "closed")
+            return
+        self.transcript.record(self.label, "recv", data)
+        self._inbox.extend(self._reader.feed(data))
+
+    # -- closing ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if not self.closed:
+            self.transcript.record(self.label, "close")
+        self.closed = True
+        self.sock.close()
+
+    def reset(self) -> None:
+        """Close with a TCP RST instead of a FIN (SO_LINGER with a zero timeout)."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transcript.record(self.label, "reset")
+        self.closed = True
+        self.sock.close()
