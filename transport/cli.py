@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from protocol import cli as spec_cli
+from transport import client, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,6 +15,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="jsonchat", description="JSON-over-TCP chat: spec, reference server, conformance"
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
+    serve.add_parser(subparsers)
+    client.add_parser(subparsers)
     spec_cli.add_parser(subparsers)
     return parser
 

@@ -1,0 +1,96 @@
+"""Real servers and real clients for the end-to-end tests: in-process or as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from conformance.wire import WireClient
+from transport.server import ChatServer, ServerConfig
+
+TIMEOUT = 5.0
+# At shutdown the server waits this long for clients to close their side; tests leave theirs open.
+TEST_FLUSH_TIMEOUT_MS = 300
+
+
+@contextmanager
+def running_server(welcome: bool = False, **limits: int) -> Iterator[ChatServer]:
+    limits = {"flush_timeout_ms": TEST_FLUSH_TIMEOUT_MS, **limits}
+    server = ChatServer(ServerConfig(port=0, welcome=welcome, limits=limits)).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def connect(server: ChatServer, name: str, *rooms: str, **kwargs: Any) -> WireClient:
+    """A client that has connected as `name` and read the reply to its `connect`."""
+    client = WireClient(server.address, label=name, timeout=TIMEOUT, **kwargs)
+    client.send({"action": "connect", "user_name": name, "targets": list(rooms)})
+    reply = client.recv_value()
+    if reply is not None and reply["status"] == "welcome":
+        reply = client.recv_value()
+    assert reply is not None and reply["status"] == "chat", reply
+    return client
+
+
+def say(client: WireClient, target: str, text: str) -> None:
+    client.send({"action": "message", "user_name": client.label, "target": target, "message": text})
+
+
+def settle(client: WireClient) -> list[Any]:
+    """Everything `client` got before a direct message to itself comes back (a round trip)."""
+    say(client, client.label, "barrier")
+    seen = client.recv_until(lambda v: _is_barrier(v, client.label))
+    return seen[:-1]
+
+
+def _is_barrier(value: Any, name: str) -> bool:
+    return isinstance(value, dict) and value.get("history") == [
+        {"target": name, "from": name, "message": "barrier"}
+    ]
+
+
+def delivery(target: str, sender: str, text: str) -> dict[str, Any]:
+    return {"status": "chat", "history": [{"target": target, "from": sender, "message": text}]}
+
+
+class ServerProcess:
+    """`jsonchat serve` as a separate process, as a user starts it."""
+
+    def __init__(self, *args: str, env: Mapping[str, str] | None = None) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "transport.cli", "serve", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        found = re.search(r"listening on (\S+):(\d+)", line)
+        if found is None:
+            self.process.kill()
+            _, errors = self.process.communicate()
+            raise RuntimeError(f"server did not start: {line!r} {errors!r}")
+        self.address = (found.group(1), int(found.group(2)))
+
+    def signal(self, signum: int = signal.SIGTERM) -> None:
+        self.process.send_signal(signum)
+
+    def wait(self, timeout: float = TIMEOUT) -> int:
+        return self.process.wait(timeout)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()

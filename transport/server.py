@@ -1,0 +1,324 @@
+"""The reference server: the engine plugged into TCP sockets, and nothing the engine should do.
+
+All sockets are served by one I/O thread with an epoll selector. The engine is deliberately
+single-threaded (sans-IO, deterministic), and under the GIL more threads would only add lock
+handoffs, so one thread reads, runs the engine and writes. `start()` runs that loop on a thread of
+its own for tests and embedding; `serve_forever()` runs it on the caller's thread. `stop()` is safe
+from any thread or a signal handler.
+
+One turn of the loop: read what is ready (at most `read_bytes` per connection), run the engine,
+queue its outputs per connection, then flush every connection that got data with one `sendmsg`
+each. A connection whose kernel buffer is full is flushed again when it becomes writable; one that
+lets more than `outbound_queue_bytes` pile up is kicked (LIMIT-4), so it never slows the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import resource
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import protocol
+from engine.engine import Engine, EngineConfig
+from engine.events import (
+    Close,
+    ConnectionLost,
+    ConnectionOpened,
+    DataReceived,
+    Kick,
+    Output,
+    Send,
+    Shutdown,
+    Tick,
+)
+from transport.connection import Connection
+
+log = logging.getLogger("jsonchat.server")
+TICK_S = 1.0  # how often the engine hears the time (connect timeouts are whole seconds)
+ACCEPTS_PER_TURN = 64  # a connection flood cannot starve the connected clients
+ACCEPT_PAUSE_S = 0.1  # after running out of file descriptors
+_READ, _READ_WRITE = selectors.EVENT_READ, selectors.EVENT_READ | selectors.EVENT_WRITE
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 7775
+    limits: Mapping[str, int] = field(default_factory=dict)  # overrides of limits.json
+    welcome: bool = True
+
+    def limit(self, name: str) -> int:
+        return self.limits.get(name, protocol.limits()[name])
+
+    def engine_config(self) -> EngineConfig:
+        return EngineConfig(limits={**protocol.limits(), **self.limits}, welcome=self.welcome)
+
+
+class ChatServer:
+    def __init__(self, config: ServerConfig | None = None) -> None:
+        self.config = config = config or ServerConfig()
+        self.engine = Engine(config.engine_config())
+        self._queue_limit = config.limit("outbound_queue_bytes")
+        self._read_bytes = config.limit("read_bytes")
+        self._flush_timeout = config.limit("flush_timeout_ms") / 1000
+        self._conns: dict[int, Connection] = {}
+        self._closing: dict[int, Connection] = {}
+        self._dirty: set[Connection] = set()
+        self._next_id = 0
+        self._stop_requested = False
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._selector = selectors.DefaultSelector()
+        self._listener = self._listen(config.host, config.port)
+        self.address: tuple[str, int] = self._listener.getsockname()[:2]
+        self._waker, self._wake_end = socket.socketpair()
+        for end in (self._waker, self._wake_end):
+            end.setblocking(False)
+        self._selector.register(self._listener, _READ, None)
+        self._selector.register(self._wake_end, _READ, self._wake_end)
+        self._accept_paused_until = 0.0
+
+    @staticmethod
+    def _listen(host: str, port: int) -> socket.socket:
+        listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((host, port))
+            listener.listen(4096)
+        except OSError:
+            listener.close()
+            raise
+        listener.setblocking(False)
+        _raise_fd_limit()
+        return listener
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> ChatServer:
+        """Serve on a background thread; returns at once (the socket is already listening)."""
+        self._thread = threading.Thread(
+            target=self.serve_forever, name="jsonchat-server", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self, wait: bool = True) -> None:
+        """Ask the loop to shut down (SHUTDOWN-1); safe from other threads and signal handlers."""
+        self._stop_requested = True
+        with contextlib.suppress(OSError):  # closed, or a wake-up is already pending
+            self._waker.send(b"x")
+        if wait and self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._stopped.wait(timeout)
+
+    def serve_forever(self) -> None:
+        log.info("listening", extra={"host": self.address[0], "port": self.address[1]})
+        last_tick = time.monotonic()
+        try:
+            while not self._stop_requested:
+                now = time.monotonic()
+                timeout = TICK_S - (now - last_tick)
+                if self._closing:
+                    timeout = min(timeout, min(c.deadline for c in self._closing.values()) - now)
+                for key, mask in self._selector.select(max(timeout, 0.0)):
+                    self._on_ready(key.data, mask)
+                now = time.monotonic()
+                if now - last_tick >= TICK_S:
+                    last_tick = now
+                    self._apply(self.engine.handle(Tick(now)))
+                self._flush_dirty()
+                if self._closing:
+                    self._expire(now)
+            self._shutdown()
+        finally:
+            self._release()
+            self._stopped.set()
+
+    # -- events from the selector -------------------------------------------------------------
+
+    def _on_ready(self, conn: Connection | socket.socket | None, mask: int) -> None:
+        if conn is None:
+            self._accept()
+        elif isinstance(conn, Connection):
+            if mask & selectors.EVENT_WRITE:
+                self._flush(conn)
+            if mask & selectors.EVENT_READ and conn.id in self._conns:
+                self._read(conn)
+        else:
+            with contextlib.suppress(OSError):
+                conn.recv(4096)  # drain the wake-up socket; the loop condition does the rest
+
+    def _accept(self) -> None:
+        now = time.monotonic()
+        if now < self._accept_paused_until:
+            return
+        for _ in range(ACCEPTS_PER_TURN):
+            try:
+                sock, peer = self._listener.accept()
+            except BlockingIOError:
+                return
+            except OSError as error:
+                if error.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    log.warning("accept paused: %s", error.strerror)
+                    self._accept_paused_until = now + ACCEPT_PAUSE_S
+                    return
+                if error.errno in (errno.ECONNABORTED, errno.EPROTO):
+                    continue
+                raise
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._next_id += 1
+            conn = Connection(self._next_id, sock, f"{peer[0]}:{peer[1]}", now)
+            self._conns[conn.id] = conn
+            self._selector.register(sock, _READ, conn)
+            log.info("open", extra={"conn": conn.id, "peer": conn.peer})
+            self._apply(self.engine.handle(ConnectionOpened(conn.id, now, peer[0])))
+
+    def _read(self, conn: Connection) -> None:
+        if conn.closing:
+            self._drain(conn)
+            return
+        try:
+            data = conn.sock.recv(self._read_bytes)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._lost(conn)
+            return
+        engine = self.engine
+        self._apply(engine.handle(DataReceived(conn.id, data, time.monotonic())))
+        if log.isEnabledFor(logging.DEBUG) and not conn.closing:
+            name = engine.name_of(conn.id)
+            if name != conn.name:
+                conn.name = name
+                log.debug("user", extra={"conn": conn.id, "user": name})
+
+    def _drain(self, conn: Connection) -> None:
+        """A closing connection's input is read and dropped, so that closing it sends no RST."""
+        try:
+            if conn.sock.recv(self._read_bytes):
+                return
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            pass
+        self._drop(conn)
+
+    # -- engine outputs -----------------------------------------------------------------------
+
+    def _apply(self, outputs: Iterable[Output]) -> None:
+        conns, dirty, limit = self._conns, self._dirty, self._queue_limit
+        overflowing: list[Connection] = []
+        for output in outputs:
+            if type(output) is Send:
+                data = output.data
+                size = len(data)
+                for conn_id in output.to:
+                    conn = conns[conn_id]
+                    conn.out.append(data)
+                    conn.queued += size
+                    if conn.queued > limit:
+                        overflowing.append(conn)
+                    dirty.add(conn)
+            else:
+                assert isinstance(output, Close)
+                self._close(conns[output.conn], output.reason)
+        for conn in overflowing:
+            if not conn.closing:
+                conn.out.clear()  # it is not reading: its last words replace the backlog
+                conn.queued = 0
+                self._apply(self.engine.handle(Kick(conn.id, "queue_full")))
+
+    def _close(self, conn: Connection, reason: str) -> None:
+        conn.closing = True
+        conn.deadline = time.monotonic() + self._flush_timeout
+        self._closing[conn.id] = conn
+        self._dirty.add(conn)
+        log.info("close", extra={"conn": conn.id, "peer": conn.peer, "reason": reason})
+
+    def _flush_dirty(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        for conn in dirty:
+            if not conn.waiting and conn.id in self._conns:
+                self._flush(conn)
+
+    def _flush(self, conn: Connection) -> None:
+        was_waiting = conn.waiting
+        if conn.out:
+            try:
+                conn.flush()
+            except (BlockingIOError, InterruptedError):
+                conn.waiting = True
+            except OSError:
+                self._lost(conn)
+                return
+        if conn.waiting != was_waiting:
+            self._selector.modify(conn.sock, _READ_WRITE if conn.waiting else _READ, conn)
+        if conn.closing and not conn.out:
+            self._half_close(conn)
+
+    def _half_close(self, conn: Connection) -> None:
+        """Everything is written: send FIN, and wait (bounded) for the peer to close its side."""
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._drop(conn)
+
+    def _expire(self, now: float) -> None:
+        for conn in [c for c in self._closing.values() if c.deadline <= now]:
+            self._drop(conn)
+
+    def _lost(self, conn: Connection) -> None:
+        """The peer closed or reset the connection (DISCONNECT-6)."""
+        if not conn.closing:
+            log.info("close", extra={"conn": conn.id, "peer": conn.peer, "reason": "lost"})
+            self._apply(self.engine.handle(ConnectionLost(conn.id)))
+        self._drop(conn)
+
+    def _drop(self, conn: Connection) -> None:
+        if self._conns.pop(conn.id, None) is None:
+            return
+        self._closing.pop(conn.id, None)
+        self._dirty.discard(conn)
+        self._selector.unregister(conn.sock)
+        conn.sock.close()
+
+    # -- shutdown -----------------------------------------------------------------------------
+
+    def _shutdown(self) -> None:
+        """Tell every client `disconnect`, flush for at most `flush_timeout_ms`, close all."""
+        self._selector.unregister(self._listener)
+        self._listener.close()
+        self._apply(self.engine.handle(Shutdown()))
+        self._flush_dirty()
+        deadline = time.monotonic() + self._flush_timeout
+        while self._conns and time.monotonic() < deadline:
+            for key, mask in self._selector.select(max(deadline - time.monotonic(), 0.0)):
+                if isinstance(key.data, Connection):
+                    self._on_ready(key.data, mask)
+        log.info("stopped", extra={"unflushed": len(self._conns)})
+
+    def _release(self) -> None:
+        for conn in list(self._conns.values()):
+            self._drop(conn)
+        for sock in (self._listener, self._waker, self._wake_end):
+            sock.close()
+        self._selector.close()
+
+
+def _raise_fd_limit() -> None:
+    """Use the hard limit on open files: each client costs one descriptor."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
