@@ -1,0 +1,202 @@
+"""`jsonchat client`: chat from a terminal (or a pipe), one line at a time.
+
+What lines and server messages mean is in client_core; this module moves bytes. The main thread
+reads stdin and sends, a second thread reads the socket and prints. Stdin is read with select()
+next to a pipe the socket thread writes to when the server ends the session: a blocked readline()
+cannot be interrupted, and the client must exit when the server hangs up even if nobody types.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from typing import TypeVar
+
+from transport import client_core as core
+
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7775
+CONNECT_TIMEOUT_S = 5.0
+GOODBYE_WAIT_S = 1.0  # how long leaving waits for the server's `disconnect` before closing anyway
+EXIT_STATUS = {  # when the user leaves, with /quit, Ctrl-D or Ctrl-C, the status is 0
+    core.Ending.BY_SERVER: 0,
+    core.Ending.CONNECTION_LOST: 1,
+    core.Ending.NAME_REFUSED: 3,
+}
+CANNOT_CONNECT = 2
+T = TypeVar("T")
+_output = threading.Lock()
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("client", help="chat from the terminal, one line at a time")
+    parser.add_argument("--name", required=True, type=_user_name, help="your name, e.g. @alice")
+    parser.add_argument("--rooms", type=_rooms, default=(), help="e.g. '#general,#music'")
+    parser.add_argument("host", nargs="?", default=DEFAULT_HOST)
+    parser.add_argument("port", nargs="?", type=_port, default=DEFAULT_PORT)
+    parser.set_defaults(run=run)
+
+
+def _user_name(text: str) -> str:
+    problem = core.name_problem(text, "@")
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def _rooms(text: str) -> tuple[str, ...]:
+    try:
+        return core.parse_rooms(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port")
+    return int(text)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        sock = socket.create_connection((args.host, args.port), timeout=CONNECT_TIMEOUT_S)
+    except OSError as error:
+        reason = error.strerror or str(error) or type(error).__name__
+        print(
+            f"jsonchat client: cannot connect to {args.host}:{args.port}: {reason}", file=sys.stderr
+        )
+        return CANNOT_CONNECT
+    except KeyboardInterrupt:
+        return 0
+    sock.settimeout(None)
+    with sock:
+        try:
+            return _chat(_Session(sock, core.State(args.name, args.rooms)))
+        except KeyboardInterrupt:  # a second Ctrl-C while leaving: stop waiting
+            return 0
+
+
+class _Session:
+    """What both threads share: the socket, the client state (under a lock), and how it ended."""
+
+    def __init__(self, sock: socket.socket, state: core.State) -> None:
+        self.sock = sock
+        self._state = state
+        self._lock = threading.Lock()
+        self.ending: core.Ending | None = None
+        self.wake_read, self._wake_write = os.pipe()
+
+    def update(self, step: Callable[[core.State], tuple[T, core.State]]) -> T:
+        with self._lock:
+            result, self._state = step(self._state)
+        return result
+
+    def send(self, *frames: core.Frame) -> None:
+        self.sock.sendall(b"".join(map(core.encode, frames)))
+
+    def end(self, ending: core.Ending) -> None:
+        self.ending = ending
+        os.write(self._wake_write, b".")
+
+
+def _chat(session: _Session) -> int:
+    reader = threading.Thread(target=_read_server, args=(session,), daemon=True)
+    reader.start()
+    try:
+        session.send(session.update(core.connect))
+        for line in _typed_lines(session.wake_read):
+            action = session.update(partial(core.interpret, line))
+            if isinstance(action, core.Quit):
+                break
+            if isinstance(action, core.Show):
+                _show(action.lines)
+            else:
+                session.send(*action.frames)
+    except KeyboardInterrupt:
+        if sys.stdin.isatty():
+            _show(("",))  # end the line the terminal's ^C is on
+    except OSError:
+        reader.join(GOODBYE_WAIT_S)  # the socket is gone: the reader finds out why
+    if session.ending is None:  # the user left: /quit, Ctrl-D or Ctrl-C
+        _goodbye(session, reader)
+        return 0
+    if session.ending is core.Ending.CONNECTION_LOST:
+        _show(("! connection to the server lost",))
+    return EXIT_STATUS[session.ending]
+
+
+def _goodbye(session: _Session, reader: threading.Thread) -> None:
+    """Leave as DISCONNECT-2 expects: say so, give the server a moment to answer, then close."""
+    try:
+        session.send(session.update(core.goodbye))
+        reader.join(GOODBYE_WAIT_S)
+        session.sock.shutdown(socket.SHUT_RDWR)  # wakes the reader if the server did not answer
+    except OSError:
+        pass
+    reader.join(GOODBYE_WAIT_S)
+
+
+def _typed_lines(wake: int) -> Iterator[str]:
+    """Stdin lines until EOF, or until `wake` is readable because the session is over.
+
+    It reads the raw descriptor, not sys.stdin: a buffered reader can hold lines select() would
+    not report.
+    """
+    stdin, pending = sys.stdin.fileno(), b""
+    while True:
+        if wake in select.select([stdin, wake], [], [])[0]:
+            return
+        chunk = os.read(stdin, 65536)
+        if not chunk:
+            break
+        *lines, pending = (pending + chunk).split(b"\n")
+        yield from (line.decode("utf-8", "replace") for line in lines)
+    if pending:
+        yield pending.decode("utf-8", "replace")
+
+
+def _read_server(session: _Session) -> None:
+    """The socket thread: print what arrives until the session ends, then wake the main thread."""
+    ending = core.Ending.CONNECTION_LOST
+    try:
+        for packet in _server_messages(session.sock):
+            incoming = session.update(partial(core.receive, packet))
+            _show(incoming.lines)
+            if incoming.end is not None:
+                ending = incoming.end
+                break
+    except OSError:
+        pass
+    finally:
+        session.end(ending)
+
+
+def _server_messages(sock: socket.socket) -> Iterator[core.Frame | core.Garbage]:
+    decoder = core.StreamDecoder()
+    while data := sock.recv(65536):
+        yield from decoder.feed(data)
+
+
+def _show(lines: Sequence[str]) -> None:
+    if lines:
+        with _output:
+            sys.stdout.write("".join(f"{line}\n" for line in lines))
+            sys.stdout.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m transport.client ARGS` is `jsonchat client ARGS`, wired or not."""
+    parser = argparse.ArgumentParser(prog="jsonchat")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["client", *(sys.argv[1:] if argv is None else argv)])
+    status: int = args.run(args)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
