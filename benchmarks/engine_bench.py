@@ -1,6 +1,6 @@
 """Engine throughput, connect cost and memory per session, on one core, no I/O.
 
-    python benchmarks/engine_bench.py [--messages N] [--sessions N]
+    python -m benchmarks.engine_bench [--messages N] [--sessions N]
 
 Room message: 20 members, 100-byte text; timed from the frame's bytes to the encoded outbound
 bytes (decode, validate, route, encode once). Target: >= 150,000 messages/s.

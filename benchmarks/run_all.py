@@ -13,7 +13,8 @@ def main() -> int:
     failed = 0
     for bench in sorted(HERE.glob("*_bench.py")):
         print(f"== {bench.name}", flush=True)
-        failed += subprocess.run([sys.executable, str(bench)], check=False).returncode != 0
+        module = f"benchmarks.{bench.stem}"
+        failed += subprocess.run([sys.executable, "-m", module], cwd=HERE.parent).returncode != 0
     return 1 if failed else 0
 
 
