@@ -15,13 +15,18 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/jsonchat serve
 
-test: $(STAMP)
-	$(BIN)/ruff check protocol engine transport conformance tests benchmarks
+CODE := protocol engine transport conformance tests benchmarks
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check $(CODE)
+	$(BIN)/ruff check $(CODE)
 	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python -m benchmarks.run_all
 
 spec: $(STAMP)
 	$(BIN)/jsonchat spec render
