@@ -71,11 +71,11 @@ def read_until(clients: list[socket.socket], marker: bytes, timeout: float = 60)
         if time.perf_counter() - start > timeout:
             raise TimeoutError(f"{waiting} clients still waiting for {marker!r}")
         for key, _ in selector.select(1.0):
-            sock = key.fileobj
-            assert isinstance(sock, socket.socket)
-            buffers[sock] += sock.recv(1 << 16)
-            if marker in buffers[sock]:
-                selector.unregister(sock)
+            ready = key.fileobj
+            assert isinstance(ready, socket.socket)
+            buffers[ready] += ready.recv(1 << 16)
+            if marker in buffers[ready]:
+                selector.unregister(ready)
                 waiting -= 1
     selector.close()
     return time.perf_counter() - start
