@@ -54,6 +54,13 @@ class Transcript:
     def record(self, client: str, event: str, data: bytes = b"") -> None:
         self.records.append(Record(time.monotonic() - self._start, client, event, data))
 
+    def extend(self, other: Transcript, prefix: str = "") -> None:
+        """Append `other`'s records on this transcript's clock, their clients renamed."""
+        shift = other._start - self._start
+        self.records += [
+            Record(r.t + shift, prefix + r.client, r.event, r.data) for r in other.records
+        ]
+
     def received(self, client: str) -> bytes:
         return b"".join(r.data for r in self.records if r.client == client and r.event == "recv")
 
@@ -64,7 +71,8 @@ class Transcript:
 
     @classmethod
     def read(cls, path: Path) -> tuple[dict[str, Any], Transcript]:
-        lines = path.read_text("utf-8").splitlines()
+        # Not splitlines(): JSON strings may hold U+2028 and other characters it splits on.
+        lines = path.read_text("utf-8").split("\n")
         header = json.loads(lines[0]) if lines else {}
         if header.get("format") != FORMAT:
             raise ValueError(f"{path} is not a jsonchat transcript (format {FORMAT})")

@@ -112,6 +112,7 @@ class WireClient:
         self.sock = socket.create_connection(address, timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.closed = False
+        self.received_bytes = 0
         self._reader = PacketReader()
         self._inbox: deque[Packet] = deque()
         self.transcript.record(label, "open")
@@ -144,6 +145,18 @@ class WireClient:
             self._read(remaining)
         return self._inbox.popleft()
 
+    def peek(self, timeout: float | None = None) -> Packet | None:
+        """The next packet, left in place: None if none comes in time, `Closed` once closed."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while not self._inbox:
+            if self.closed:
+                raise Closed("closed by the server")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            self._read(remaining)
+        return self._inbox[0]
+
     def recv_value(self, timeout: float | None = None) -> Any:
         packet = self.recv(timeout)
         return None if packet is None else packet.value
@@ -170,6 +183,16 @@ class WireClient:
             self._read(remaining)
         return True
 
+    def wait_bytes(self, count: int, timeout: float | None = None) -> bool:
+        """True once `count` bytes in all have arrived (packets are kept); False if closed first."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while self.received_bytes < count and not self.closed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._read(remaining)
+        return self.received_bytes >= count
+
     def _read(self, timeout: float) -> None:
         self.sock.settimeout(timeout)
         try:
@@ -182,6 +205,7 @@ class WireClient:
             self.closed = True
             self.transcript.record(self.label, "closed")
             return
+        self.received_bytes += len(data)
         self.transcript.record(self.label, "recv", data)
         self._inbox.extend(self._reader.feed(data))
 

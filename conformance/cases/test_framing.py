@@ -1,0 +1,231 @@
+"""Transport and framing (FRAME-1 to FRAME-10): how bytes become frames, and frames replies.
+
+A frame's effect is observed with a direct message to oneself, whose echo (ROUTE-6) shows the
+frame was read as one message. Writes meant to arrive in separate reads are paced by a couple of
+round trips; TCP may still merge them, which only makes the case easier to pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from typing import Any
+
+import pytest
+
+import protocol
+from conformance.harness import Chat, Client, show
+from conformance.timing import direct
+from conformance.verdicts import Violation, requirement
+from protocol.validator import is_valid
+
+MAX_FRAME = protocol.limits()["max_frame_bytes"]
+
+
+def frame(client: Client, text: str) -> bytes:
+    """A direct message to oneself, compact, no newline."""
+    document = direct(client.name or "", text)
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def echoed(client: Client, rule: str, *texts: str) -> None:
+    for text in texts:
+        client.expect_echo(rule, text)
+
+
+@requirement("FRAME-1")
+def test_object_and_newline_in_one_write(chat: Chat) -> None:
+    alice = chat.join(chat.user("alice"))
+    alice.send_bytes(frame(alice, "with a newline") + b"\n")
+    echoed(alice, "FRAME-1", "with a newline")
+
+
+@requirement("FRAME-2")
+def test_object_without_newline_in_one_write(chat: Chat) -> None:
+    alice = chat.join(chat.user("alice"))
+    alice.send_bytes(frame(alice, "no newline"))
+    echoed(alice, "FRAME-2", "no newline")
+
+
+@requirement("FRAME-3")
+def test_frame_split_over_reads_at_any_byte(chat: Chat) -> None:
+    alice = chat.join(chat.user("alice"))
+    text = 'é€😀 "quoted"'
+    data = frame(alice, text) + b"\n"
+    cuts = [data.index("€".encode()) + 1, data.index("😀".encode()) + 2, data.index(b"\\") + 1]
+    cuts += [len(data) - 1]  # between the `}` and the `\n`
+    start = 0
+    for cut in [*sorted(cuts), len(data)]:
+        alice.send_bytes(data[start:cut])
+        start = cut
+        time.sleep(chat.caps.timing.pace)
+    echoed(alice, "FRAME-3", text)
+    for byte in frame(alice, "one byte per write") + b"\n":
+        alice.send_bytes(bytes([byte]))
+    echoed(alice, "FRAME-3", "one byte per write")
+
+
+@requirement("FRAME-4")
+def test_several_frames_in_one_read(chat: Chat) -> None:
+    alice = chat.join(chat.user("alice"))
+    one, two, three = (frame(alice, t) for t in ("one", "two", "three"))
+    alice.send_bytes(one + b"\n" + two + b"\n" + three + b"\n")
+    echoed(alice, "FRAME-4", "one", "two", "three")
+    alice.send_bytes(one + two + three)
+    echoed(alice, "FRAME-4", "one", "two", "three")
+
+
+@requirement("FRAME-5")
+def test_newline_ends_a_frame_and_blank_lines_are_skipped(chat: Chat) -> None:
+    alice = chat.join(chat.user("alice"))
+    unfinished = frame(alice, "cut short")[:-12]
+    alice.send_bytes(unfinished + b"\n" + frame(alice, "after the cut") + b"\n")
+    alice.expect_error("FRAME-5", protocol.error_text("malformed_json"))
+    echoed(alice, "FRAME-5", "after the cut")
+    alice.send_bytes(b"\n\n  \t\r\n" + frame(alice, "after blank lines") + b"\r\n\n \n")
+    echoed(alice, "FRAME-5", "after blank lines")
+    alice.expect_quiet("FRAME-5", "whitespace between frames")
+
+
+def padded(client: Client, size: int) -> bytes:
+    """A valid self-message of exactly `size` bytes, padded with whitespace inside the object."""
+    body = frame(client, "padded")
+    return body[:-1] + b" " * (size - len(body)) + b"}"
+
+
+@requirement("FRAME-6")
+def test_frame_over_the_limit_is_refused_and_the_next_handled(chat: Chat) -> None:
+    alice = chat.join(chat.user("alice"))
+    alice.send_bytes(padded(alice, MAX_FRAME) + b"\n")
+    echoed(alice, "FRAME-6", "padded")
+    too_long = protocol.error_text("frame_too_long")
+    alice.send_bytes(padded(alice, MAX_FRAME + 1) + b"\n" + frame(alice, "next") + b"\n")
+    alice.expect_error("FRAME-6", too_long)
+    echoed(alice, "FRAME-6", "next")
+    alice.send_bytes(b"x" * (3 * MAX_FRAME) + b"\n" + frame(alice, "after garbage") + b"\n")
+    alice.expect_error("FRAME-6", too_long)
+    echoed(alice, "FRAME-6", "after garbage")
+    alice.expect_quiet("FRAME-6", "one error per long frame")
+
+
+BAD_UTF8 = {
+    "invalid byte": b"\xff",
+    "overlong encoding": b"\xc0\xaf",
+    "encoded surrogate": b"\xed\xa0\x80",
+    "truncated sequence": b"\xe2\x82",
+}
+
+
+@requirement("FRAME-7")
+@pytest.mark.parametrize("bad", list(BAD_UTF8.values()), ids=list(BAD_UTF8))
+def test_invalid_utf8_is_refused_and_only_that_frame_lost(chat: Chat, bad: bytes) -> None:
+    alice = chat.join(chat.user("alice"))
+    broken = frame(alice, "BAD").replace(b"BAD", b"a" + bad + b"z")
+    alice.send_bytes(broken + b"\n" + frame(alice, "still here") + b"\n")
+    alice.expect_error("FRAME-7", protocol.error_text("malformed_utf8"))
+    echoed(alice, "FRAME-7", "still here")
+
+
+DEEP = 1024  # nesting limit of FRAME-8, the top-level object included
+MALFORMED = {
+    "not JSON": b"hello server",
+    "trailing comma": b'{"action":"message",}',
+    "array": b'[{"action":"connect"}]',
+    "NaN": b'{"action":"dance","n":NaN}',
+    "Infinity": b'{"action":"dance","n":-Infinity}',
+    "float out of range": b'{"action":"dance","n":1e400}',
+    "integer out of range": b'{"action":"dance","n":1' + b"0" * 400 + b"}",
+    "unpaired surrogate": b'{"action":"dance","s":"\\ud800"}',
+    "too deep": b'{"x":' + b"[" * DEEP + b"]" * DEEP + b"}",
+}
+
+
+@requirement("FRAME-8")
+@pytest.mark.parametrize("data", list(MALFORMED.values()), ids=list(MALFORMED))
+def test_malformed_json_is_refused(chat: Chat, data: bytes) -> None:
+    alice = chat.join(chat.user("alice"))
+    alice.send_bytes(data + b"\n" + frame(alice, "still here") + b"\n")
+    alice.expect_error("FRAME-8", protocol.error_text("malformed_json"))
+    echoed(alice, "FRAME-8", "still here")
+
+
+@requirement("FRAME-8")
+def test_nesting_at_the_limit_and_big_integers_are_json(chat: Chat) -> None:
+    alice = chat.join(chat.user("alice"))
+    body = frame(alice, "deep")
+    deep = b'{"x":' + b"[" * (DEEP - 1) + b"]" * (DEEP - 1) + b',"n":' + b"9" * 300 + b","
+    alice.send_bytes(deep + body[1:] + b"\n")
+    echoed(alice, "FRAME-8", "deep")
+
+
+def exchange(chat: Chat, rule: str) -> list[Client]:
+    """A bit of everything a core server sends: replies, deliveries, an error, a goodbye."""
+    room = chat.room()
+    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
+    alice.say(room, 'to the room, with ünïcödé and "quotes"\n')
+    alice.say(bob.name or "", "direct")
+    bob.settle(rule)
+    alice.send({"action": "dance"})
+    alice.settle(rule)
+    bob.send({"action": "disconnect"})
+    with contextlib.suppress(Violation):  # closing is another rule's business
+        bob.expect_closed(rule)
+    return [alice, bob]
+
+
+def compact_lines(data: bytes) -> str | None:
+    """Why `data` is not a sequence of compact JSON objects each followed by one `\\n`."""
+    if data and not data.endswith(b"\n"):
+        return f"the last message does not end with a newline: {data[-80:]!r}"
+    for line in data.split(b"\n")[:-1]:
+        try:
+            value = json.loads(line.decode("utf-8"))
+        except ValueError:
+            return f"not one UTF-8 JSON value per line: {line[:120]!r}"
+        if not isinstance(value, dict):
+            return f"not an object: {line[:120]!r}"
+        for ws in (b" ", b"\t", b"\r"):
+            if ws in _outside_strings(line):
+                return f"whitespace outside strings: {line[:120]!r}"
+    return None
+
+
+def _outside_strings(line: bytes) -> bytes:
+    out, in_string, escaped = bytearray(), False, False
+    for byte in line:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        else:
+            out.append(byte)
+    return bytes(out)
+
+
+@requirement("FRAME-9")
+def test_server_messages_are_compact_json_lines(chat: Chat) -> None:
+    for client in exchange(chat, "FRAME-9"):
+        problem = compact_lines(chat.transcript.received(client.label))
+        if problem is not None:
+            raise Violation("FRAME-9", f"{client.label}: {problem}")
+
+
+@requirement("FRAME-10")
+def test_server_messages_match_their_schema(chat: Chat) -> None:
+    for client in exchange(chat, "FRAME-10"):
+        for packet in client.packets:
+            if not _valid_server_message(packet.value):
+                raise Violation("FRAME-10", f"{client.label}: invalid message {show(packet)}")
+
+
+def _valid_server_message(value: Any) -> bool:
+    status = value.get("status") if isinstance(value, dict) else None
+    if status not in ("welcome", "chat", "error", "disconnect"):
+        return False
+    return is_valid(f"server/{status}", value)

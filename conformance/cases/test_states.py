@@ -1,0 +1,139 @@
+"""Session states (STATE-1 to STATE-3), generated from protocol/machine.json.
+
+Every transition is driven from its source state and its destination observed: `connected` by a
+direct message to oneself coming back, `closed` by the target closing the connection, or (for a
+connection the client dropped) by its name being free again. Every refusal must be answered with
+its error and leave the session where it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+import protocol
+from conformance.generate import TransitionCase, refusal_cases, transition_cases
+from conformance.harness import Chat, Client, is_chat, is_error, show
+from conformance.timing import connect_doc
+
+AWAITING, CONNECTED = "awaiting_connect", "connected"
+MAX_ERRORS = protocol.limits()["max_consecutive_errors"]
+
+
+def reach(chat: Chat, state: str, room: str) -> Client:
+    if state == AWAITING:
+        return chat.open("client")
+    if state == CONNECTED:
+        return chat.join(chat.user("client"), room)
+    raise LookupError(f"the suite cannot bring a session to state {state!r}")
+
+
+def on_connect(chat: Chat, client: Client, case: TransitionCase, room: str) -> None:
+    name, fresh = client.name or chat.user("client"), chat.room("fresh")
+    client.send(connect_doc(name, [fresh]))
+    reply_rule = "CONNECT-2" if case.source == AWAITING else "CONNECT-4"
+    client.expect(reply_rule, "one chat answering connect", is_chat)
+    client.name = name
+    observer = chat.join(chat.user("observer"), room, fresh)
+    observer.say(room, "old room")
+    observer.say(fresh, "new room")
+    observer.settle(case.rules[0])
+    got = client.settle("STATE-1")
+    texts = [v["history"][0].get("message") for v in got if is_chat(v) and v.get("history")]
+    chat.check(case.rules[0], texts == ["new room"], f"after connect it got {show(got)}")
+
+
+def on_message(chat: Chat, client: Client, case: TransitionCase, room: str) -> None:
+    other = chat.join(chat.user("other"), room)
+    client.say(room, "in state connected")
+    other.expect_delivery("ROUTE-1", room, client.name or "", "in state connected")
+    client.expect_quiet("STATE-1", "still connected")
+
+
+def on_leave(chat: Chat, client: Client, case: TransitionCase, room: str) -> None:
+    client.send({"action": "disconnect", "target": room})
+    client.expect_value("DISCONNECT-3", {"status": "disconnect", "target": room})
+    client.expect_quiet("STATE-1", "still connected after leaving a room")
+
+
+def on_disconnect(chat: Chat, client: Client, case: TransitionCase, room: str) -> None:
+    client.send({"action": "disconnect"})
+    client.expect_value("DISCONNECT-2", {"status": "disconnect"})
+    client.expect_closed("DISCONNECT-1")
+
+
+def on_connection_lost(chat: Chat, client: Client, case: TransitionCase, room: str) -> None:
+    bystander = chat.join(chat.user("bystander"), room)
+    name = client.name
+    client.send_bytes(b'{"action":"message","user_na')  # dropped in the middle of a frame
+    client.close()
+    bystander.expect_quiet("DISCONNECT-6", "a half frame of a dropped connection")
+    if name is not None:
+        chat.claim(name, "DISCONNECT-6")
+
+
+def on_kick(chat: Chat, client: Client, case: TransitionCase, room: str) -> None:
+    client.send_bytes(b"not json\n" * MAX_ERRORS)
+    ends = client.expect_closed("LIMIT-2", timeout=chat.reply * 2)[-2:]
+    last_words = (
+        len(ends) == 2
+        and is_error(ends[0], protocol.error_text("too_many_errors"))
+        and ends[1] == {"status": "disconnect"}
+    )
+    chat.check("LIMIT-1", last_words, f"its last words before closing were {show(ends)}")
+
+
+def on_shutdown(chat: Chat, client: Client, case: TransitionCase, room: str) -> None:
+    chat.require_process("stopping the target")
+    client.wait_accepted()
+    chat.stop_target()
+    before = client.expect_closed("SHUTDOWN-1", timeout=max(chat.reply, 2.0))
+    told = bool(before) and before[-1] == {"status": "disconnect"}
+    chat.check("SHUTDOWN-1", told, f"before closing at shutdown it sent {show(before)}")
+
+
+DRIVERS: dict[str, Callable[[Chat, Client, TransitionCase, str], None]] = {
+    "connect": on_connect,
+    "message": on_message,
+    "leave": on_leave,
+    "disconnect": on_disconnect,
+    "connection_lost": on_connection_lost,
+    "kick": on_kick,
+    "shutdown": on_shutdown,
+}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, id=c.id, marks=pytest.mark.requirement(*c.rules)) for c in transition_cases()],
+)
+def test_transition(chat: Chat, case: TransitionCase) -> None:
+    room = chat.room()
+    client = reach(chat, case.source, room)
+    DRIVERS[case.trigger](chat, client, case, room)
+
+
+@pytest.mark.parametrize(
+    ("trigger", "state", "text"),
+    [
+        pytest.param(t, s, e, id=f"{t} in {s}", marks=pytest.mark.requirement(*rules))
+        for t, s, e, rules in refusal_cases()
+    ],
+)
+def test_refusal(chat: Chat, trigger: str, state: str, text: str) -> None:
+    rule = chat.rules[0]
+    room = chat.room()
+    bystander = chat.join(chat.user("bystander"), room)
+    client = reach(chat, state, room)
+    name = chat.user("client")
+    if trigger == "message":
+        client.send({"action": "message", "user_name": name, "target": room, "message": "early"})
+    elif trigger == "leave":
+        client.send({"action": "disconnect", "target": room})
+    else:
+        raise LookupError(f"the suite cannot send a {trigger!r} event")
+    client.expect_error(rule, text)
+    bystander.expect_quiet(rule, "a refused event")
+    if state == AWAITING:
+        chat.connect_ok(client, name, rule)  # still awaiting connect

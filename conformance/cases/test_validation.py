@@ -1,0 +1,190 @@
+"""Validation (VALIDATE-1 to VALIDATE-8), mostly generated from protocol/fixtures/client.*.json.
+
+Every invalid fixture must be answered with its exact `error`, once, on a connection that stays
+usable (ERROR-2); every valid one must be accepted, shown by its effect: a connect holds its name
+and rooms, a message is delivered, a disconnect closes, a leave is answered.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+import protocol
+from conformance.generate import FixtureCase, fixture_cases, personalise
+from conformance.harness import Chat, Client, is_delivery
+from conformance.timing import direct
+from conformance.verdicts import requirement
+
+MAX_NAME = protocol.limits()["max_name_bytes"]
+MAX_TEXT = protocol.limits()["max_message_bytes"]
+
+
+def _params() -> list[Any]:
+    return [
+        pytest.param(case, id=case.id, marks=pytest.mark.requirement(*case.rules))
+        for case in fixture_cases()
+    ]
+
+
+@pytest.mark.parametrize("case", _params())
+def test_client_fixture(chat: Chat, case: FixtureCase) -> None:
+    if case.error is not None:
+        refused(chat, case)
+    else:
+        accepted(chat, personalise(case.document, chat.tokens.next()), case.rules[0])
+
+
+def refused(chat: Chat, case: FixtureCase) -> None:
+    client = chat.join(chat.user("tester"))
+    client.send_bytes(json.dumps(case.document, ensure_ascii=False).encode() + b"\n")
+    client.expect_error(case.rules[0], case.error or "")
+    client.expect_quiet("ERROR-2", "one error per erroneous frame, on a connection still open")
+
+
+def accepted(chat: Chat, document: dict[str, Any], rule: str) -> None:
+    action = document["action"]
+    if action == "connect":
+        accepted_connect(chat, document, rule)
+    elif action == "message":
+        accepted_message(chat, document, rule)
+    elif "target" in document:
+        room = document["target"]
+        client = chat.join(document.get("user_name") or chat.user(), room)
+        observer = chat.join(chat.user("observer"), room)
+        client.send(document)
+        client.expect_value(rule, {"status": "disconnect", "target": room})
+        observer.say(room, "after the leave")
+        observer.settle(rule)
+        client.expect_quiet(rule, "the room it left")
+    else:
+        name = document.get("user_name")
+        client = chat.join(name) if name else chat.open()
+        client.send(document)
+        client.expect_value("DISCONNECT-2", {"status": "disconnect"})
+        client.expect_closed("DISCONNECT-1")
+
+
+def accepted_connect(chat: Chat, document: dict[str, Any], rule: str) -> None:
+    client = chat.open("client")
+    client.send(document)
+    client.name = document["user_name"]
+    if chat.caps.answers_connect:
+        client.expect(rule, "a chat answering connect", lambda v: isinstance(v, dict))
+    else:
+        client.settle(rule)
+    rooms = document["targets"]
+    if rooms:
+        observer = chat.join(chat.user("observer"))
+        for room in rooms:
+            observer.say(room, f"to {room}")
+        observer.settle(rule)  # the target has handled them all: now they are on their way
+        got = client.settle(rule)
+        wanted = [(room, observer.name or "", f"to {room}") for room in rooms]
+        subscribed = len(got) == len(wanted) and all(
+            is_delivery(value, *entry) for value, entry in zip(got, wanted, strict=True)
+        )
+        chat.check(rule, subscribed, f"subscribed to {len(rooms)} rooms, got {got[:3]!r}")
+
+
+def accepted_message(chat: Chat, document: dict[str, Any], rule: str) -> None:
+    sender_name, target = document["user_name"], document["target"]
+    if target.startswith("@"):
+        receiver, shown = chat.join(target), target
+    elif target == "#all":
+        receiver, shown = chat.join(chat.user("receiver")), target
+    else:
+        receiver, shown = chat.join(chat.user("receiver"), target), target
+    sender = chat.join(sender_name)
+    sender.send(document)
+    receiver.expect_delivery(rule, shown, sender_name, document["message"])
+
+
+# -- by hand -------------------------------------------------------------------------------------
+
+
+def _awaiting(chat: Chat) -> Client:
+    return chat.open("client")
+
+
+def _connected(chat: Chat) -> Client:
+    return chat.join(chat.user("tester"))
+
+
+PRECEDENCE = [
+    (
+        "size before UTF-8",
+        _connected,
+        b"\xff" * (protocol.limits()["max_frame_bytes"] + 1),
+        "frame_too_long",
+    ),
+    ("UTF-8 before JSON", _connected, b"not json \xff", "malformed_utf8"),
+    ("JSON before the envelope", _connected, b'{"action":"dance",}', "malformed_json"),
+    (
+        "fields before state",
+        _awaiting,
+        b'{"action":"message","user_name":"@a","target":"general","message":"hi"}',
+        "too_long",
+    ),
+    (
+        "state before identity",
+        _awaiting,
+        b'{"action":"message","user_name":"@a","target":"@a","message":"hi"}',
+        "not_connected",
+    ),
+    (
+        "identity before routing",
+        _connected,
+        b'{"action":"message","user_name":"@spoof-x","target":"@nobody-x","message":"hi"}',
+        "name_mismatch",
+    ),
+]
+
+
+@requirement("VALIDATE-6")
+@pytest.mark.parametrize(
+    ("setup", "frame", "code"), [pytest.param(s, f, c, id=i) for i, s, f, c in PRECEDENCE]
+)
+def test_only_the_first_failure_is_reported(
+    chat: Chat, setup: Any, frame: bytes, code: str
+) -> None:
+    client = setup(chat)
+    client.send_bytes(frame + b"\n")
+    client.expect_error("VALIDATE-6", protocol.error_text(code))
+    if client.name is not None:
+        client.expect_quiet("VALIDATE-6", "exactly one error")
+
+
+@requirement("VALIDATE-7")
+def test_unknown_fields_anywhere_are_ignored(chat: Chat) -> None:
+    alice = chat.join(chat.user("alice"))
+    extra = {"extra": {"nested": [1, None, {"deep": True}]}, "id": 7}
+    alice.send({**extra, **direct(alice.name or "", "with extras")})
+    alice.expect_echo("VALIDATE-7", "with extras")
+
+
+def _long_name(prefix: str, token: str) -> str:
+    """A name of exactly max_name_bytes, mostly two-byte characters."""
+    free = MAX_NAME - 1 - len(token)
+    return prefix + token + "é" * (free // 2) + "x" * (free % 2)
+
+
+def _long_text() -> str:
+    text = "€😀é" * (MAX_TEXT // 9)
+    return text + "x" * (MAX_TEXT - len(text.encode()))
+
+
+@requirement("VALIDATE-8")
+def test_names_and_texts_at_their_byte_limits_are_accepted(chat: Chat) -> None:
+    name, room = _long_name("@", chat.tokens.next()), _long_name("#", chat.tokens.next())
+    text = _long_text()
+    assert len(name.encode()) == len(room.encode()) == MAX_NAME == len(room.encode())
+    assert len(text.encode()) == MAX_TEXT
+    alice = chat.join(name, room)
+    bob = chat.join(chat.user("bob"), room)
+    alice.say(name, text)
+    alice.expect_echo("VALIDATE-8", text)
+    alice.say(room, text)
+    bob.expect_delivery("VALIDATE-8", room, name, text)

@@ -1,0 +1,101 @@
+"""`jsonchat conformance TARGET` and `jsonchat replay FILE TARGET`.
+
+`conformance` is pytest underneath: this turns its options into the plugin's and runs the cases
+shipped in `conformance.cases`, so `pytest --jsonchat-target=... --pyargs conformance.cases`
+does the same. The plugin is loaded explicitly and its entry point blocked (`-p no:jsonchat`),
+so the command works whether or not the entry point is installed, without loading it twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from conformance import replay
+from conformance.target import TargetError, parse_target
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "conformance",
+        help="check a server against PROTOCOL.md, rule by rule",
+        description="Run the conformance suite against TARGET: tcp:HOST:PORT (a running server) "
+        "or cmd:'python3 server.py {host} {port}' (started, restarted and stopped by the suite). "
+        "Exit status: 0 all selected MUST rules hold, 1 a case failed, 3 the target cannot be "
+        "reached, 5 no case ran.",
+    )
+    parser.add_argument("target", nargs="?", help="tcp:HOST:PORT or cmd:'COMMAND {host} {port}'")
+    parser.add_argument(
+        "--profile",
+        choices=["core", "full"],
+        default="full",
+        help="core: what every course server agrees on; full: all of v1",
+    )
+    parser.add_argument(
+        "--select",
+        default="",
+        help="requirement IDs (ROUTE-3), sections (ROUTE) or levels (MUST), comma-separated",
+    )
+    parser.add_argument("-k", dest="keyword", help="pytest's -k expression on case names")
+    parser.add_argument("--list", action="store_true", help="list the selected cases; run none")
+    parser.add_argument(
+        "--fresh", action="store_true", help="restart a cmd: target before every case"
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="one line per case")
+    parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    parser.add_argument("--junit-xml", metavar="FILE", help="write a JUnit XML report")
+    parser.add_argument(
+        "--transcripts",
+        metavar="DIR",
+        default="jsonchat-transcripts",
+        help="where transcripts of failed cases go (default %(default)s)",
+    )
+    parser.add_argument(
+        "--reply-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="how long to wait for an answer (default: 20 round trips, between 0.3 and 5 s)",
+    )
+    parser.add_argument("--slow", action="store_true", help="also run cases that take minutes")
+    parser.set_defaults(run=run)
+    replay.add_parser(subparsers)
+
+
+def pytest_args(args: argparse.Namespace) -> list[str]:
+    argv = ["--pyargs", "conformance.cases", "-p", "no:jsonchat", "-p", "conformance.plugin"]
+    argv += ["-p", "no:cacheprovider", "-q", "-rN", "--no-header"]
+    argv += ["--jsonchat-profile", args.profile, "--jsonchat-transcripts", args.transcripts]
+    if args.target:
+        argv += ["--jsonchat-target", args.target]
+    if args.list:
+        argv.append("--jsonchat-list")
+    if args.select:
+        argv += ["--jsonchat-select", args.select]
+    if args.keyword:
+        argv += ["-k", args.keyword]
+    if args.fresh:
+        argv.append("--jsonchat-fresh")
+    if args.json:
+        argv += ["--jsonchat-json", args.json]
+    if args.junit_xml:
+        argv += ["--junit-xml", args.junit_xml]
+    if args.reply_timeout is not None:
+        argv += ["--jsonchat-reply-timeout", str(args.reply_timeout)]
+    if args.slow:
+        argv.append("--jsonchat-slow")
+    argv += ["-v"] * args.verbose
+    return argv
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.target and not args.list:
+        print("jsonchat conformance: give a TARGET (tcp:HOST:PORT or cmd:'COMMAND {port}')")
+        return 4
+    if args.target:
+        try:
+            parse_target(args.target)
+        except TargetError as error:
+            print(f"jsonchat conformance: {error}")
+            return 4
+    import pytest  # here, not at the top: other `jsonchat` commands start without it
+
+    return int(pytest.main(pytest_args(args)))

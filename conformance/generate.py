@@ -1,0 +1,171 @@
+"""Cases made from the protocol's data: client fixtures and the state machine.
+
+A fixture document the server must refuse names its exact error; one it must accept names the
+effect to observe, by action. Fixture documents use fixed names (`@alice`, `#general`), which
+would collide between cases on one long-running target, so `personalise` makes them unique while
+keeping each name's UTF-8 length and prefix: the 60-byte names stay 60 bytes, the multi-byte
+ones stay mostly multi-byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import protocol
+from protocol import schema_keyword_errors
+from protocol.statemachine import refusals
+from protocol.validator import error_code, error_message, reference_validator
+
+RULE_OF_ERROR = {
+    "malformed_json": "FRAME-8",
+    "missing_field": "VALIDATE-1",
+    "invalid_action": "VALIDATE-2",
+    "wrong_type": "VALIDATE-3",
+    "too_long": "VALIDATE-4",
+    "invalid_name": "VALIDATE-5",
+}
+MAX_NAME = protocol.limits()["max_name_bytes"]
+MAX_TEXT = protocol.limits()["max_message_bytes"]
+
+
+@dataclass(frozen=True)
+class FixtureCase:
+    id: str
+    schema: str
+    document: Any
+    error: str | None  # the exact text the server must answer with, or None: accepted
+    rules: tuple[str, ...]
+
+
+def expected_error(document: Any) -> tuple[str | None, str | None, int]:
+    """(text, code, how many distinct errors apply): envelope first, then the action's schema."""
+    for name in ("client/envelope", f"client/{_action(document)}"):
+        if name == "client/None":
+            break
+        code = error_code(name, document)
+        if code is not None:
+            return error_message(name, document), code, _distinct_errors(name, document)
+    return None, None, 0
+
+
+def _action(document: Any) -> str | None:
+    return document.get("action") if isinstance(document, dict) else None
+
+
+def _distinct_errors(name: str, document: Any) -> int:
+    """How many different protocol errors the document earns (VALIDATE-6 picks one)."""
+    codes = set()
+    for error in reference_validator(name).iter_errors(document):
+        for keyword, root_only, code in schema_keyword_errors():
+            if keyword == error.validator and (not root_only or not error.absolute_path):
+                codes.add(code)
+                break
+    return len(codes)
+
+
+def fixture_cases() -> list[FixtureCase]:
+    cases = []
+    for group in protocol.fixtures():
+        if not group["schema"].startswith("client/"):
+            continue
+        for test in group["tests"]:
+            document = test["data"]
+            text, code, several = expected_error(document)
+            if text is not None and code is not None:
+                rules = (RULE_OF_ERROR[code], "ERROR-2") + (("VALIDATE-6",) if several > 1 else ())
+            else:
+                rules = accepted_rules(document)
+            case_id = f"{group['schema']}: {test['description']}"
+            cases.append(FixtureCase(case_id, group["schema"], document, text, rules))
+    return cases
+
+
+def accepted_rules(document: dict[str, Any]) -> tuple[str, ...]:
+    """The rules a valid document's effect shows; VALIDATE-7/8 when it has extras or long fields."""
+    action = document["action"]
+    if action == "connect":
+        rules: tuple[str, ...] = ("CONNECT-1",)
+    elif action == "message":
+        target = document["target"]
+        rules = ("ROUTE-8",) if target == "#all" else ("ROUTE-5",) if target[0] == "@" else ()
+        rules = rules or ("ROUTE-1",)
+    elif "target" in document:
+        rules = ("DISCONNECT-3",)
+    else:
+        rules = ("DISCONNECT-1", "DISCONNECT-2")
+    known = protocol.schema(f"client/{action}").get("properties", {})
+    if set(document) - set(known):
+        rules += ("VALIDATE-7",)
+    if _at_limit(document):
+        rules += ("VALIDATE-8",)
+    return rules
+
+
+def _at_limit(document: dict[str, Any]) -> bool:
+    strings = [v for v in document.values() if isinstance(v, str)]
+    strings += [t for t in document.get("targets", []) if isinstance(t, str)]
+    sizes = {len(s.encode("utf-8")) for s in strings}
+    return MAX_NAME in sizes or MAX_TEXT in sizes
+
+
+def personalise(document: dict[str, Any], token: str) -> dict[str, Any]:
+    """The same document with every name made unique by `token`, lengths kept."""
+    renamed: dict[str, str] = {}
+
+    def rename(name: str) -> str:
+        if name == "#all" or name[:1] not in ("@", "#"):
+            return name
+        if name not in renamed:
+            renamed[name] = _with_token(name, token)
+        return renamed[name]
+
+    out = dict(document)
+    for key in ("user_name", "target"):
+        if isinstance(out.get(key), str):
+            out[key] = rename(out[key])
+    if isinstance(out.get("targets"), list):
+        out["targets"] = [rename(t) if isinstance(t, str) else t for t in out["targets"]]
+    return out
+
+
+def _with_token(name: str, token: str) -> str:
+    size = len(name.encode("utf-8"))
+    if size + len(token) <= MAX_NAME:
+        return name + token
+    kept, freed = name, 0
+    while freed < len(token):
+        freed += len(kept[-1].encode("utf-8"))
+        kept = kept[:-1]
+    return kept + token + "x" * (freed - len(token))
+
+
+@dataclass(frozen=True)
+class TransitionCase:
+    id: str
+    trigger: str
+    source: str
+    dest: str
+    rules: tuple[str, ...]
+
+
+def transition_cases() -> list[TransitionCase]:
+    """Every transition of machine.json; STATE-1 is cited by all but shutdown, a core rule."""
+    cases = []
+    for t in protocol.machine_spec()["transitions"]:
+        rules = tuple(t["requirements"])
+        if t["trigger"] == "kick":
+            rules += ("LIMIT-2",)
+        if t["trigger"] != "shutdown":
+            rules += ("STATE-1",)
+        name = f"{t['trigger']} in {t['source']}"
+        cases.append(TransitionCase(name, t["trigger"], t["source"], t["dest"], rules))
+    return cases
+
+
+def refusal_cases() -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(trigger, state, error text, rules) of every event the machine refuses."""
+    return [
+        (r.trigger, r.source, protocol.error_text(r.error), r.requirements)
+        for r in refusals().values()
+    ]

@@ -1,0 +1,140 @@
+"""What a run tells a server author: per requirement, per case, and as JSON for tools.
+
+A requirement's verdict is the worst verdict among the cases that found it broken; if none did,
+it passes when at least one of its cases passed; a requirement whose cases were all skipped, or
+all failed on other rules first, is `skipped`: nothing was learned about it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from conformance.run import CaseResult, Run, rule_text
+from conformance.verdicts import Verdict, worst
+from protocol import requirements
+
+COUNTED: tuple[Verdict, ...] = ("pass", "fail", "non-strict", "informational", "skipped", "error")
+
+
+@dataclass(frozen=True)
+class RequirementResult:
+    id: str
+    level: str
+    profile: str
+    text: str
+    verdict: Verdict
+    counts: dict[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "level": self.level,
+            "profile": self.profile,
+            "text": self.text,
+            "verdict": self.verdict,
+            "cases": self.counts,
+        }
+
+
+def by_requirement(results: Iterable[CaseResult]) -> list[RequirementResult]:
+    """Every server requirement some case cited, in spec order."""
+    results = list(results)
+    out: list[RequirementResult] = []
+    for rule in requirements():
+        citing = [r for r in results if rule.id in r.rules]
+        if not citing:
+            continue
+        broken = [r.verdict for r in citing if r.broken == rule.id]
+        if broken:
+            verdict = worst(broken)
+        elif any(r.verdict == "pass" for r in citing):
+            verdict = "pass"
+        elif any(r.verdict == "error" for r in citing):
+            verdict = "error"
+        else:
+            verdict = "skipped"
+        counts = Counter(r.verdict for r in citing)
+        out.append(
+            RequirementResult(
+                rule.id,
+                rule.level,
+                rule.profile,
+                rule.text,
+                verdict,
+                {v: counts[v] for v in COUNTED if counts[v]},
+            )
+        )
+    return out
+
+
+def summary_lines(run: Run, verbose: bool) -> list[str]:
+    lines: list[str] = []
+    caps = run.caps
+    if caps is not None:
+        lines.append(
+            f"target {run.options.spec.text}  profile {run.options.profile}  "
+            f"rtt {caps.timing.rtt * 1000:.1f} ms  reply timeout {caps.timing.reply:.2f} s"
+        )
+        lines.append(
+            f"probe: welcome {_yes(caps.sends_welcome)}, answers connect "
+            f"{_yes(caps.answers_connect)}, echoes a message to oneself {_yes(caps.echoes_self)}"
+        )
+        lines.extend(f"probe: {note}" for note in caps.notes)
+    lines.append("")
+    lines.append(f"{'requirement':<14}{'level':<8}{'verdict':<15}cases")
+    for req in by_requirement(run.results):
+        counts = ", ".join(f"{n} {v}" for v, n in req.counts.items())
+        lines.append(f"{req.id:<14}{req.level:<8}{req.verdict.upper():<15}{counts}")
+    if verbose:
+        lines.append("")
+        for result in run.results:
+            lines.append(f"{result.verdict.upper():<14}{result.nodeid} [{', '.join(result.rules)}]")
+            if result.reason:
+                lines.append(f"{'':<14}{result.reason}")
+    problems = [r for r in run.results if r.verdict not in ("pass", "skipped")]
+    if problems:
+        lines.append("")
+        lines.append("what broke, and how to replay it:")
+    for result in problems:
+        lines.append(f"{result.verdict.upper()} {result.nodeid}")
+        if result.broken:
+            lines.append(f"  {rule_text(result.broken)}")
+        lines.append(f"  {result.reason.splitlines()[0] if result.reason else ''}".rstrip())
+        if result.transcript:
+            lines.append(f"  replay: {run.replay_command(result.transcript)}")
+    lines.extend(f"note: {restart}" for restart in run.restarts)
+    totals = Counter(r.verdict for r in run.results)
+    lines.append("")
+    lines.append("cases: " + ", ".join(f"{totals[v]} {v}" for v in COUNTED if totals[v]))
+    return lines
+
+
+def write_json(run: Run, path: Path) -> None:
+    caps = run.caps
+    document = {
+        "target": run.options.spec.text,
+        "profile": run.options.profile,
+        "timing": None
+        if caps is None
+        else {"rtt_s": round(caps.timing.rtt, 6), "reply_timeout_s": caps.timing.reply},
+        "capabilities": None
+        if caps is None
+        else {
+            "sends_welcome": caps.sends_welcome,
+            "answers_connect": caps.answers_connect,
+            "echoes_self": caps.echoes_self,
+        },
+        "cases": [r.to_json() for r in run.results],
+        "requirements": {r.id: r.to_json() for r in by_requirement(run.results)},
+        "restarts": run.restarts,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", "utf-8")
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"

@@ -1,0 +1,171 @@
+"""How long to wait for a target, and what it can do, measured once at the start of a run.
+
+Every wait of the suite is bounded by `Timing.reply`, scaled from a round trip measured here, so
+a fast server is tested fast and a slow one is not failed for being slow. Waits end as soon as
+the awaited packet arrives; the bound only matters when it never does. The probe also learns
+what the cases may rely on: whether the target echoes a direct message to its sender (ROUTE-6,
+the only way to know it has handled everything a client sent), answers `connect`, sends a
+`welcome`. Core servers may do neither of the last two, so neither is assumed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import string
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from conformance.wire import Closed, PacketReader, WireClient
+
+PROBE_TIMEOUT_S = 3.0  # before the round trip is known: generous, paid once by a silent target
+FLOOR_S, CEILING_S, RTT_FACTOR = 0.3, 5.0, 20.0
+
+
+@dataclass(frozen=True)
+class Timing:
+    rtt: float  # TCP connect plus one request and its answer
+    reply: float  # the longest wait for an answer that should come
+
+    @classmethod
+    def from_rtt(cls, rtt: float, floor: float = FLOOR_S) -> Timing:
+        return cls(rtt, min(max(RTT_FACTOR * rtt, floor), CEILING_S))
+
+    @property
+    def pace(self) -> float:
+        """A gap between two writes so a server probably reads them apart; never a sync point."""
+        return min(2 * self.rtt, 0.05)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    echoes_self: bool  # ROUTE-6: a direct message to oneself comes back
+    answers_connect: bool  # CONNECT-2: a `chat` answers a good `connect`
+    sends_welcome: bool  # WELCOME-1
+    timing: Timing
+    notes: tuple[str, ...] = ()
+
+
+class Tokens:
+    """Short unique suffixes, so names and rooms of one case never meet those of another."""
+
+    def __init__(self) -> None:
+        alphabet = string.ascii_lowercase + string.digits
+        self.salt = "".join(random.choice(alphabet) for _ in range(3))
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self.salt}{next(self._counter):x}"
+
+
+def connect_doc(name: str, rooms: list[str]) -> dict[str, Any]:
+    return {"action": "connect", "user_name": name, "targets": rooms}
+
+
+def direct(name: str, text: str, target: str | None = None) -> dict[str, Any]:
+    return {"action": "message", "user_name": name, "target": target or name, "message": text}
+
+
+def is_echo(value: Any, name: str, text: str) -> bool:
+    return isinstance(value, dict) and value.get("history") == [
+        {"target": name, "from": name, "message": text}
+    ]
+
+
+def probe(address: tuple[str, int], tokens: Tokens) -> Capabilities:
+    """Pipelined first (connect and a self-message in one go), one step at a time if that fails.
+
+    Some course servers read one message per `recv` and break when two arrive together; the
+    careful second try keeps them testable.
+    """
+    started = time.monotonic()
+    first = WireClient(address, label="probe", timeout=PROBE_TIMEOUT_S)
+    connect_time = time.monotonic() - started
+    try:
+        name = f"@probe{tokens.next()}"
+        sent = time.monotonic()
+        first.send(connect_doc(name, []))
+        first.send(direct(name, "probe"))
+        seen = _until_echo(first, name)
+        if seen is not None:
+            elapsed = time.monotonic() - sent
+            return _capabilities(seen, True, connect_time + elapsed)
+        if _capabilities(first_packets(first), False, 0.0).answers_connect:
+            # it read the connect despite the message right behind it: the echo is just missing
+            return _capabilities(first_packets(first), False, connect_time + _answer_time(first))
+    finally:
+        first.close()
+    return _careful_probe(address, tokens)
+
+
+def _careful_probe(address: tuple[str, int], tokens: Tokens) -> Capabilities:
+    started = time.monotonic()
+    client = WireClient(address, label="probe", timeout=PROBE_TIMEOUT_S)
+    try:
+        name = f"@probe{tokens.next()}"
+        client.send(connect_doc(name, []))
+        packets: list[Any] = []
+        while len(packets) < 2:
+            value = _next_value(client)
+            if value is None:
+                break
+            packets.append(value)
+            if not _is_welcome(value):
+                break
+        rtt = time.monotonic() - started
+        answered = any(not _is_welcome(v) for v in packets)
+        client.send(direct(name, "probe"))
+        sent = time.monotonic()
+        seen = _until_echo(client, name)
+        if seen is not None and not answered:
+            rtt = time.monotonic() - sent
+        notes = ("the target broke when a connect and a message arrived together",)
+        echoes = seen is not None
+        return _capabilities(packets + (seen or []), echoes, rtt, notes if echoes else ())
+    finally:
+        client.close()
+
+
+def _capabilities(
+    seen: list[Any], echoes: bool, rtt: float, notes: tuple[str, ...] = ()
+) -> Capabilities:
+    welcome = bool(seen) and _is_welcome(seen[0])
+    replies = seen[1 if welcome else 0 :]
+    answers = any(isinstance(v, dict) and v.get("status") == "chat" for v in replies[:1])
+    return Capabilities(echoes, answers, welcome, Timing.from_rtt(rtt), notes)
+
+
+def first_packets(client: WireClient) -> list[Any]:
+    """What a client has received, decoded from its transcript."""
+    return [p.value for p in PacketReader().feed(client.transcript.received(client.label))]
+
+
+def _answer_time(client: WireClient) -> float:
+    """Seconds from the first send to the first bytes received after it, per the transcript."""
+    records = client.transcript.records
+    sent = next(r.t for r in records if r.event == "send")
+    return next((r.t - sent for r in records if r.event == "recv" and r.t >= sent), 0.0)
+
+
+def _until_echo(client: WireClient, name: str) -> list[Any] | None:
+    seen: list[Any] = []
+    while True:
+        value = _next_value(client)
+        if value is None:
+            return None
+        if is_echo(value, name, "probe"):
+            return seen
+        seen.append(value)
+
+
+def _next_value(client: WireClient) -> Any:
+    try:
+        packet = client.recv()
+    except Closed:
+        return None
+    return None if packet is None else packet.value
+
+
+def _is_welcome(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("status") == "welcome"

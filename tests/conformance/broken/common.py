@@ -1,0 +1,24 @@
+"""Run the reference server with an engine of the caller's choosing, as `jsonchat serve` would."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+
+from engine.engine import Engine
+from transport.server import ChatServer, ServerConfig
+
+
+def serve(engine_class: type[Engine], welcome: bool = True) -> None:
+    host, port = sys.argv[1], int(sys.argv[2])
+    config = ServerConfig(host=host, port=port, welcome=welcome, limits={"flush_timeout_ms": 300})
+    server = ChatServer(config)
+    server.engine = engine_class(config.engine_config())
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.stop(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    print(f"broken server listening on {host}:{port}", flush=True)
+    server.serve_forever()

@@ -1,0 +1,85 @@
+"""The suite against servers broken on purpose: each must fail with the rules it breaks.
+
+Each variant (tests/conformance/broken/) is the reference engine and server with one fault. Runs
+are narrowed with `--select` to the rules the fault touches, to keep this file fast; the
+reference itself gets the whole full profile, which must pass with nothing but passes and skips.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conformance.suiterun import REFERENCE, broken, conformance
+
+req = pytest.mark.req
+
+
+def test_the_reference_passes_the_full_profile(tmp_path: Path) -> None:
+    run = conformance(REFERENCE, tmp_path)
+    assert run.code == 0, run.output
+    verdicts = {c["verdict"] for c in run.report["cases"]}
+    assert verdicts <= {"pass", "skipped"}, run.output
+    assert len(run.cases("pass")) > 100
+    assert all(c["reason"] == "slow case: run with --slow" for c in run.cases("skipped"))
+
+
+@pytest.mark.parametrize(
+    ("variant", "select", "expected"),
+    [
+        ("echo_room", "ROUTE-1,ROUTE-3", {"ROUTE-3"}),
+        ("drop_direct", "ROUTE-5,ROUTE-6", {"ROUTE-5"}),
+        ("spoof", "ROUTE-13,ROUTE-1", {"ROUTE-13"}),
+        ("silent_connect", "CONNECT-2,CONNECT-1", {"CONNECT-2"}),
+        ("no_newline", "FRAME-9,FRAME-10", {"FRAME-9"}),
+    ],
+)
+def test_a_broken_server_fails_the_rule_it_breaks(
+    tmp_path: Path, variant: str, select: str, expected: set[str]
+) -> None:
+    run = conformance(broken(variant), tmp_path, "--select", select)
+    assert run.code == 1, run.output
+    assert expected <= run.ids("fail"), run.output
+    for case in run.cases("fail"):
+        assert case["transcript"] and Path(case["transcript"]).exists()
+        assert case["broken"] in case["requirements"]
+    assert "jsonchat replay " in run.output
+
+
+def test_a_server_that_crashes_fails_and_the_suite_goes_on(tmp_path: Path) -> None:
+    run = conformance(broken("crash_utf8"), tmp_path, "--select", "FRAME-1,FRAME-2,FRAME-7,FRAME-8")
+    assert run.code == 1, run.output
+    assert "FRAME-7" in run.ids("fail")
+    crashed = [c for c in run.cases("fail") if "the target died during this case" in c["reason"]]
+    assert crashed and all("UnicodeDecodeError" in c["reason"] for c in crashed)
+    assert {"FRAME-1", "FRAME-2", "FRAME-8"} <= run.ids("pass")  # restarted, and went on
+    assert len(run.report["restarts"]) >= len(crashed) - 1
+
+
+def test_not_answering_connect_passes_core(tmp_path: Path) -> None:
+    run = conformance(broken("silent_connect"), tmp_path, "--profile", "core")
+    assert run.code == 0, run.output
+    assert (
+        run.report["profile"] == "core" and run.report["capabilities"]["answers_connect"] is False
+    )
+    assert {c["verdict"] for c in run.report["cases"]} == {"pass"}
+    core = {r for r, v in run.report["requirements"].items() if v["profile"] == "core"}
+    assert core == set(run.report["requirements"])
+
+
+def test_without_an_echo_to_oneself_the_rest_is_skipped_naming_route_6(tmp_path: Path) -> None:
+    run = conformance(broken("no_self_echo"), tmp_path, "--select", "ROUTE-2,ROUTE-3,ROUTE-6")
+    assert run.code == 1, run.output
+    assert run.ids("fail") == {"ROUTE-6"}
+    skipped = run.cases("skipped")
+    assert skipped and all("ROUTE-6" in c["reason"] for c in skipped)
+
+
+def test_a_broken_should_is_non_strict_and_does_not_fail_the_run(tmp_path: Path) -> None:
+    no_welcome = f"cmd:{sys.executable} -m transport.cli serve --no-welcome {{host}} {{port}}"
+    run = conformance(no_welcome, tmp_path, "--select", "WELCOME")
+    assert run.code == 0, run.output
+    assert run.ids("non-strict") == {"WELCOME-1"}
+    assert "NON-STRICT" in run.output and "WELCOME-1 (SHOULD, full)" in run.output
