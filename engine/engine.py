@@ -171,6 +171,7 @@ class Engine:
             raise UsageError(f"data for connection {event.conn}, which is not open")
         for frame in session.decoder.feed(event.data):
             if isinstance(frame, dict):
+                self.outcomes["frame"] += 1
                 self._on_frame(session, frame)
             else:
                 self._reject(session, frame.value)

@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from conformance import cli as conformance_cli
+from conformance.fuzz import cli as fuzz_cli
 from protocol import cli as spec_cli
 from transport import client, serve
 
@@ -18,6 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_parser(subparsers)
     client.add_parser(subparsers)
     spec_cli.add_parser(subparsers)
+    conformance_cli.add_parser(subparsers)  # `conformance` and `replay`
+    fuzz_cli.add_parser(subparsers)
     return parser
 
 

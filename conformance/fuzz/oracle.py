@@ -1,0 +1,80 @@
+"""The oracle: our engine, fed exactly what the live target is fed, says what each client must get.
+
+Each fuzzer client is one engine connection. The comparison is on decoded packets, not bytes
+(byte-level framing of the target's output is the conformance suite's FRAME-9), and leaves out
+what PROTOCOL.md lets servers choose: whether they send a `welcome` (WELCOME-1 is a SHOULD).
+The engine takes the target's own limits from its welcome when it sends one, so that limit-driven
+behaviour (history sizes, errors in a row) is predicted with the target's numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+import protocol
+from engine.engine import Engine, EngineConfig
+from engine.events import Close, ConnectionLost, ConnectionOpened, DataReceived, Output, Send
+from engine.rules import OUTCOMES
+
+
+class Oracle:
+    def __init__(self, limits: Mapping[str, int] | None = None) -> None:
+        self.engine = Engine(
+            EngineConfig(limits={**protocol.limits(), **(limits or {})}, welcome=False)
+        )
+        self._ids: dict[str, int] = {}
+        self.expected: dict[str, list[Any]] = {}  # every packet each client must have received
+        self.closed_by_server: set[str] = set()  # the target must have closed these
+        self.gone: set[str] = set()  # closed by either side: bytes sent now go nowhere
+        self._step_outcomes: dict[str, int] = {}
+
+    def open(self, client: str) -> None:
+        self._ids[client] = conn = len(self._ids) + 1
+        self.expected[client] = []
+        self._apply(self.engine.handle(ConnectionOpened(conn)))
+
+    def send(self, client: str, data: bytes) -> None:
+        """`client` wrote `data`; after a server close, bytes go nowhere (like the socket)."""
+        if client not in self.gone:
+            self._apply(self.engine.handle(DataReceived(self._ids[client], data)))
+
+    def lost(self, client: str) -> None:
+        """`client` closed or reset its side."""
+        self._apply(self.engine.handle(ConnectionLost(self._ids[client])))
+        self.gone.add(client)
+
+    def name_of(self, client: str) -> str | None:
+        return self.engine.name_of(self._ids[client])
+
+    def errors_in_row(self, client: str) -> int:
+        session = self.engine.sessions.get(self._ids[client])
+        return session.errors_in_row if session else 0
+
+    def begin_step(self) -> None:
+        self._step_outcomes = dict(self.engine.outcomes)
+
+    def step_requirements(self) -> list[str]:
+        """The requirement IDs of everything the engine did since `begin_step`."""
+        ids: dict[str, None] = {}
+        for outcome, count in self.engine.outcomes.items():
+            if count > self._step_outcomes.get(outcome, 0):
+                ids.update(dict.fromkeys(OUTCOMES[outcome]))
+        return list(ids)
+
+    def requirement_hits(self) -> dict[str, int]:
+        return self.engine.requirement_hits()
+
+    def _apply(self, outputs: list[Output]) -> None:
+        by_id = {conn: client for client, conn in self._ids.items()}
+        for output in outputs:
+            if isinstance(output, Send):
+                packets = [orjson.loads(line) for line in output.data.split(b"\n")[:-1]]
+                for conn in output.to:
+                    self.expected[by_id[conn]].extend(packets)
+            else:
+                assert isinstance(output, Close)
+                self.closed_by_server.add(by_id[output.conn])
+                self.gone.add(by_id[output.conn])
