@@ -135,15 +135,10 @@ class WireClient:
 
     def recv(self, timeout: float | None = None) -> Packet | None:
         """The next packet, or None if none arrives in time; `Closed` once the server closed."""
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        while not self._inbox:
-            if self.closed:
-                raise Closed("closed by the server")
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            self._read(remaining)
-        return self._inbox.popleft()
+        packet = self.peek(timeout)
+        if packet is not None:
+            self._inbox.popleft()
+        return packet
 
     def peek(self, timeout: float | None = None) -> Packet | None:
         """The next packet, left in place: None if none comes in time, `Closed` once closed."""
