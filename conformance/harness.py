@@ -24,6 +24,8 @@ from conformance.transcript import Transcript
 from conformance.verdicts import Violation
 from conformance.wire import Closed, Packet, WireClient
 
+QUICK_S = 5.0  # cases expected to take longer run only with --slow
+
 __all__ = ["Chat", "Client", "delivery", "is_chat", "is_delivery", "is_error", "is_welcome", "show"]
 
 
@@ -144,7 +146,15 @@ class Client(WireClient):
 class Chat:
     """The fixture of one case: its clients, names, transcript and the target's capabilities."""
 
-    def __init__(self, target: Target, caps: Capabilities, tokens: Tokens, rules: tuple[str, ...]):
+    def __init__(
+        self,
+        target: Target,
+        caps: Capabilities,
+        tokens: Tokens,
+        rules: tuple[str, ...],
+        slow: bool = False,
+    ) -> None:
+        self.slow = slow
         self.target = target
         self.address = target.address
         self.caps = caps
@@ -257,6 +267,12 @@ class Chat:
     def check(self, rule: str, condition: bool, message: str) -> None:
         if not condition:
             raise Violation(rule, message)
+
+    def require_time(self, seconds: float, why: str) -> None:
+        """Skip a case that would take longer than QUICK_S with this target's limits, unless
+        the run allows slow cases (--slow)."""
+        if seconds > QUICK_S and not self.slow:
+            pytest.skip(f"slow case ({why}: about {seconds:.0f} s): run with --slow")
 
     def require_process(self, why: str) -> None:
         if not self.target.spec.owns_process:

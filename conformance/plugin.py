@@ -50,7 +50,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", f"{MARKER}(*ids): the requirement IDs of PROTOCOL.md a conformance case checks"
     )
-    config.addinivalue_line("markers", "jsonchat_slow: a conformance case run only with --slow")
     if config.getoption("jsonchat_target") or config.getoption("jsonchat_list"):
         config.pluginmanager.register(Active(config), "jsonchat-active")
 
@@ -113,8 +112,6 @@ class Active:
                 not self.select or matches(ids, self.select)
             )
             (keep if wanted else drop).append(item)
-            if wanted and item.get_closest_marker("jsonchat_slow") and not self.run.options.slow:
-                item.add_marker(pytest.mark.skip(reason="slow case: run with --slow"))
         if drop:
             config.hook.pytest_deselected(items=drop)
         items[:] = keep

@@ -7,6 +7,7 @@ else happened, and is restarted before the next one (or before every case with `
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 import time
@@ -75,9 +76,7 @@ class Run:
             raise TargetError(f"cannot talk to {self.options.spec.text}: {error}") from error
         if self.options.reply_timeout is not None:
             timing = Timing(caps.timing.rtt, self.options.reply_timeout)
-            caps = Capabilities(
-                caps.echoes_self, caps.answers_connect, caps.sends_welcome, timing, caps.notes
-            )
+            caps = dataclasses.replace(caps, timing=timing)
         self.caps = caps
         return caps
 
@@ -92,7 +91,7 @@ class Run:
 
     def chat(self, rules: tuple[str, ...]) -> Chat:
         assert self.caps is not None
-        return Chat(self.target, self.caps, self.tokens, rules)
+        return Chat(self.target, self.caps, self.tokens, rules, slow=self.options.slow)
 
     def finish(self) -> None:
         self.target.retire()

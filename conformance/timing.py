@@ -14,9 +14,11 @@ import itertools
 import random
 import string
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+import protocol
 from conformance.wire import Closed, PacketReader, WireClient
 
 PROBE_TIMEOUT_S = 3.0  # before the round trip is known: generous, paid once by a silent target
@@ -45,6 +47,8 @@ class Capabilities:
     sends_welcome: bool  # WELCOME-1
     timing: Timing
     notes: tuple[str, ...] = ()
+    # The defaults of limits.json, overridden by what the target's welcome announced.
+    limits: Mapping[str, int] = field(default_factory=protocol.limits)
 
 
 class Tokens:
@@ -133,7 +137,11 @@ def _capabilities(
     welcome = bool(seen) and _is_welcome(seen[0])
     replies = seen[1 if welcome else 0 :]
     answers = any(isinstance(v, dict) and v.get("status") == "chat" for v in replies[:1])
-    return Capabilities(echoes, answers, welcome, Timing.from_rtt(rtt), notes)
+    announced = seen[0].get("limits") if welcome else None
+    limits = dict(protocol.limits())
+    if isinstance(announced, dict):
+        limits.update({k: v for k, v in announced.items() if k in limits and type(v) is int})
+    return Capabilities(echoes, answers, welcome, Timing.from_rtt(rtt), notes, limits)
 
 
 def first_packets(client: WireClient) -> list[Any]:

@@ -23,7 +23,17 @@ def test_the_reference_passes_the_full_profile(tmp_path: Path) -> None:
     verdicts = {c["verdict"] for c in run.report["cases"]}
     assert verdicts <= {"pass", "skipped"}, run.output
     assert len(run.cases("pass")) > 100
-    assert all(c["reason"] == "slow case: run with --slow" for c in run.cases("skipped"))
+    assert all(c["reason"].startswith("slow case (") for c in run.cases("skipped"))
+
+
+def test_limits_are_checked_against_the_ones_a_server_announces(tmp_path: Path) -> None:
+    """With small limits (announced in its welcome), the limit cases run in seconds."""
+    small = "--connect-timeout-s 1 --outbound-queue-bytes 65536 --max-connections-per-address 30"
+    target = f"cmd:{sys.executable} -m transport.cli serve {small} {{host}} {{port}}"
+    run = conformance(target, tmp_path, "--select", "LIMIT")
+    assert run.code == 0, run.output
+    assert {"LIMIT-3", "LIMIT-4", "LIMIT-5"} <= run.ids("pass"), run.output
+    assert not run.cases("skipped"), run.output
 
 
 @pytest.mark.parametrize(

@@ -86,7 +86,7 @@ def test_selecting_nothing_fails(tmp_path: Path) -> None:
 
 
 def test_a_run_where_every_case_is_skipped_fails(tmp_path: Path) -> None:
-    run = conformance(REFERENCE, tmp_path, "--select", "LIMIT-3")  # slow: skipped without --slow
+    run = conformance(REFERENCE, tmp_path, "--select", "LIMIT-3")  # 30 s: skipped without --slow
     assert run.code == 5, run.output
     assert "no case ran" in run.output
 
