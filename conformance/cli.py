@@ -62,7 +62,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def pytest_args(args: argparse.Namespace) -> list[str]:
     argv = ["--pyargs", "conformance.cases", "-p", "no:jsonchat", "-p", "conformance.plugin"]
-    argv += ["-p", "no:cacheprovider", "-q", "-rN", "--no-header"]
+    # --tb=no: the suite's own summary already says what broke and how to replay it.
+    argv += ["-p", "no:cacheprovider", "-q", "-rN", "--no-header", "--tb=no"]
     argv += ["--jsonchat-profile", args.profile, "--jsonchat-transcripts", args.transcripts]
     if args.target:
         argv += ["--jsonchat-target", args.target]
