@@ -263,7 +263,7 @@ class Engine:
         self._count(outcome)
         history_rooms = [self._rooms[r] for r in wanted] + ([self._all] if with_all else [])
         entries = sorted((e for r in history_rooms for e in r.history), key=_BY_SEQUENCE)
-        history = [entry for _, entry in entries[len(entries) - self._history_on_connect :]]
+        history = [entry for _, entry in entries[max(0, len(entries) - self._history_on_connect) :]]
         self._out.append(
             Send((session.conn,), codec.encode({"status": "chat", "history": history}))
         )

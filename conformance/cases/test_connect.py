@@ -46,6 +46,12 @@ def test_connect_reply_is_one_chat_with_the_recent_history(chat: Chat) -> None:
     wanted = {"status": "chat", "history": sent[-ON_CONNECT:]}
     reply = alice.expect("CONNECT-2", "one chat with the last 50 messages, oldest first", is_chat)
     chat.check("CONNECT-2", _same(reply, wanted), f"history {_sketch(reply)}, wanted m10..m59")
+    two = rooms[:2]  # 40 messages: fewer than the limit, so every one of them
+    dave = chat.open("dave")
+    dave.send(connect_doc(chat.user("dave"), two))
+    reply = dave.expect("CONNECT-2", "one chat with the last 40 messages, oldest first", is_chat)
+    all_of_two = {"history": [e for e in sent if e["target"] in two]}
+    chat.check("CONNECT-2", _same(reply, all_of_two), f"history {_sketch(reply)}, wanted 40")
     carol = chat.open("carol")
     carol.send(connect_doc(chat.user("carol"), [chat.room("empty")]))
     carol.expect_value("CONNECT-2", {"status": "chat", "history": []})

@@ -57,6 +57,19 @@ def test_history_is_bounded_per_room_and_per_connect() -> None:
     assert history == ["a3", "b3", "a4", "b4"]
 
 
+@req("CONNECT-2")
+def test_history_under_the_connect_limit_is_sent_whole() -> None:
+    net = Net()  # 20 per room, 50 per connect: two full rooms give 40 entries, all of them
+    bob = net.client("@bob", ("#a", "#b"))
+    for i in range(20):
+        bob.say("#a", f"a{i}")
+        bob.say("#b", f"b{i}")
+    alice = net.client()
+    alice.connect("@alice", "#a", "#b")
+    history = [h["message"] for h in alice.take()[0]["history"]]
+    assert history == [m for i in range(20) for m in (f"a{i}", f"b{i}")]
+
+
 @req("ROUTE-12")
 def test_room_history_is_dropped_with_its_last_member_and_direct_messages_are_not_kept() -> None:
     net = Net()
