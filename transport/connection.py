@@ -23,6 +23,7 @@ class Connection:
         "out",
         "peer",
         "queued",
+        "read_size",
         "sock",
         "waiting",
     )
@@ -38,6 +39,7 @@ class Connection:
         self.waiting = False  # the kernel's buffer is full: flush again when writable
         self.closing = False  # the engine closed it: flush, then shut down
         self.deadline = 0.0  # when closing, drop it at this time even if not flushed
+        self.read_size = 0  # bytes to read next turn; the server sets it
 
     def flush(self) -> None:
         """Write what the socket takes now; raises OSError when the peer is gone."""
