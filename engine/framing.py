@@ -24,10 +24,25 @@ _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
 _WHITESPACE = b" \t\r\n"
 _LINE_WHITESPACE = b" \t\r"
-_OBJECT_STOPS = re.compile(rb'[{}"\n]')
-_STRING_STOPS = re.compile(rb'["\\\n]')
+# In an object, `{` only counts: runs up to the next `}`, `"` or `\n` are counted in bulk. In a
+# string, escaped characters are skipped in bulk too; between frames, blank runs.
+_OBJECT_STOPS = re.compile(rb'[}"\n]')
+_STRING_BODY = re.compile(rb'[^"\\\n]*(?:\\[^\n][^"\\\n]*)*')
+_WHOLE_STRING = re.compile(rb'"[^"\\\n]*(?:\\[^\n][^"\\\n]*)*"')
+_BLANK = re.compile(rb"[ \t\r\n]*")
 _NEWLINE = ord("\n")
+_SMALL_WINDOW = 512
 _OPEN, _CLOSE, _QUOTE = ord("{"), ord("}"), ord('"')
+
+
+def _blank_end(data: bytes, pos: int) -> int:
+    found = _BLANK.match(data, pos)
+    return pos if found is None else found.end()
+
+
+def _byte_offset(line: bytes, chars: int) -> int:
+    """orjson reports error positions in characters; the byte offset of the same place."""
+    return chars if line.isascii() else len(line.decode("utf-8", "replace")[:chars].encode())
 
 
 class FrameError(enum.Enum):
@@ -90,23 +105,57 @@ class FrameDecoder:
         pos, end = 0, len(data)
         while pos < end:
             if self._mode is BETWEEN:
-                newline = data.find(b"\n", pos)
-                stop = end if newline < 0 else newline
-                line = data[pos:stop]
-                if not (line.startswith(b"{") and line.endswith(b"}")):
-                    line = line.strip(_LINE_WHITESPACE)
-                if 0 < len(line) <= self._max and line[0] == _OPEN and line[-1] == _CLOSE:
-                    try:
-                        document = _loads(line)
-                    except _JSONDecodeError:
-                        pass
-                    else:
-                        if type(document) is dict:
-                            frames.append(document)
-                            pos = stop + 1
-                            continue
+                if data[pos] in _WHITESPACE:
+                    pos = _blank_end(data, pos)
+                    if pos == end:
+                        break
+                if data[pos] == _OPEN:
+                    newline = data.find(b"\n", pos)
+                    stop = end if newline < 0 else newline
+                    if stop - pos <= self._max:  # the usual frame: a line that is one object
+                        try:
+                            document = _loads(data[pos:stop])
+                        except _JSONDecodeError:
+                            pass
+                        else:
+                            if type(document) is dict:
+                                frames.append(document)
+                                pos = stop + 1
+                                continue
+                    taken = self._glued_object(data, pos, stop, frames)
+                    if taken:
+                        pos += taken
+                        continue
             pos = self._scan(data, pos, frames)
         return frames
+
+    def _glued_object(self, data: bytes, pos: int, stop: int, frames: list[Frame]) -> int:
+        """How many bytes from `pos` are one JSON object followed by more on the same line,
+        appended to `frames`; 0 when the scanner must decide.
+
+        Old clients write bare objects, which a read may glue together. orjson then fails where
+        the first object ends, and that position, when the bytes before it parse as an object,
+        is where the scanner would also have ended the frame: in valid JSON the first `}` at
+        depth zero is the last byte. The objects are parsed from a window, not from the rest of
+        the line, so that many glued objects cost linear time: a small one, then a frame's size.
+        """
+        for size in (_SMALL_WINDOW, self._max + 1):
+            window = data[pos : min(stop, pos + size)]
+            try:
+                _loads(window)
+            except _JSONDecodeError as error:
+                first = _byte_offset(window, error.pos)
+                try:
+                    document = _loads(window[:first]) if first > 0 else None
+                except _JSONDecodeError:
+                    document = None
+                object_size = len(window[:first].rstrip(_LINE_WHITESPACE))
+                if type(document) is dict and object_size <= self._max:
+                    frames.append(document)
+                    return first
+            if pos + size >= stop:
+                break
+        return 0
 
     # -- the scanner of PROTOCOL.md, resumable at any byte ------------------------------------
 
@@ -139,25 +188,32 @@ class FrameDecoder:
                     self._keep(data, pos, pos + 1, frames)
                     pos += 1
                 continue
-            pattern = _STRING_STOPS if mode is STRING else _OBJECT_STOPS
-            found = pattern.search(data, pos)
-            if found is None:
+            if mode is STRING:
+                stop = _STRING_BODY.match(data, pos).end()  # type: ignore[union-attr]
+            else:
+                found = _OBJECT_STOPS.search(data, pos)
+                stop = end if found is None else found.start()
+                self._depth += data.count(b"{", pos, stop)
+            if stop == end:
                 self._keep(data, pos, end, frames)
                 return end
-            stop = found.start()
             byte = data[stop]
             if byte == _NEWLINE:
                 self._keep(data, pos, stop, frames)
                 self._finish(frames)
                 return stop + 1
+            if mode is OBJECT and byte == _QUOTE:
+                whole = _WHOLE_STRING.match(data, stop)  # most strings end in the same read
+                if whole is not None:
+                    self._keep(data, pos, whole.end(), frames)
+                    pos = whole.end()
+                    continue
             self._keep(data, pos, stop + 1, frames)
             pos = stop + 1
             if mode is STRING:
                 self._mode = OBJECT if byte == _QUOTE else ESCAPE
             elif byte == _QUOTE:
                 self._mode = STRING
-            elif byte == _OPEN:
-                self._depth += 1
             else:
                 self._depth -= 1
                 if self._depth == 0:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -168,3 +171,29 @@ def test_the_decoder_is_total_and_bounded(stream: bytes) -> None:
     for frame in decoder.feed(stream):
         assert isinstance(frame, dict | FrameError)
     assert decoder.buffered <= 16
+
+
+def scanner_only(data: bytes, max_frame_bytes: int) -> list[object]:
+    """The definition alone: PROTOCOL.md's byte scanner, without the whole-object fast path."""
+    decoder = FrameDecoder(max_frame_bytes)
+    frames: list[Any] = []
+    pos = 0
+    while pos < len(data):
+        pos = decoder._scan(data, pos, frames)
+    return frames
+
+
+objects = st.dictionaries(
+    st.text(max_size=3), st.one_of(st.text(max_size=6), st.integers(), st.just({"{": "}"}))
+).map(lambda d: json.dumps(d, ensure_ascii=False).encode())
+glued = st.lists(
+    st.one_of(objects, st.sampled_from([b" ", b"\n", b"\r\n", b"x", b"}", b"{", b'"', b"\xff"])),
+    max_size=10,
+).map(b"".join)
+
+
+@req("FRAME-2", "FRAME-4")
+@given(st.one_of(glued, streams), st.sampled_from([16, 64, 4096]))
+@settings(max_examples=400, deadline=None)
+def test_the_fast_path_decodes_exactly_as_the_scanner(stream: bytes, limit: int) -> None:
+    assert decode(stream, max_frame_bytes=limit) == scanner_only(stream, limit)
