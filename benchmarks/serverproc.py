@@ -36,6 +36,9 @@ class BenchServer:
         found = re.search(r"VmRSS:\s+(\d+) kB", status)
         return int(found.group(1)) if found else 0
 
+    def fd_count(self) -> int:
+        return len(list(Path(f"/proc/{self.process.pid}/fd").iterdir()))
+
     def cpu_s(self) -> float:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks

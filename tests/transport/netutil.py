@@ -29,9 +29,12 @@ def running_server(welcome: bool = False, **limits: int) -> Iterator[ChatServer]
         server.stop()
 
 
-def connect(server: ChatServer, name: str, *rooms: str, **kwargs: Any) -> WireClient:
-    """A client that has connected as `name` and read the reply to its `connect`."""
-    client = WireClient(server.address, label=name, timeout=TIMEOUT, **kwargs)
+def connect(
+    address: tuple[str, int], name: str, *rooms: str, timeout: float = TIMEOUT
+) -> WireClient:
+    """A client that has connected as `name` (its label too, as `say` and `settle` expect) and
+    read the reply to its `connect` (after a welcome, if one came first)."""
+    client = WireClient(address, label=name, timeout=timeout)
     client.send({"action": "connect", "user_name": name, "targets": list(rooms)})
     reply = client.recv_value()
     if reply is not None and reply["status"] == "welcome":

@@ -190,7 +190,7 @@ def test_a_bad_name_is_refused_before_connecting() -> None:
 def test_a_session_with_the_real_server_and_another_user() -> None:
     """The client against `jsonchat serve`'s server, with @bob on a plain socket."""
     with running_server(welcome=True) as server:
-        bob = connect(server, "@bob", "#general")
+        bob = connect(server.address, "@bob", "#general")
         say(bob, "#general", "before alice")
         settle(bob)
         client = subprocess.Popen(

@@ -21,7 +21,7 @@ def message(sender: str, target: str, text: str) -> bytes:
 @req("FRAME-1", "FRAME-2", "FRAME-3", "FRAME-4")
 def test_split_coalesced_and_bare_frames() -> None:
     with running_server() as server:
-        alice, bob = connect(server, "@alice", "#a"), connect(server, "@bob", "#a")
+        alice, bob = connect(server.address, "@alice", "#a"), connect(server.address, "@bob", "#a")
         frame = message("@alice", "#a", "ünïcödé")
         alice.send_bytes(frame)  # bare
         cut = frame.index("ü".encode()) + 1
@@ -38,7 +38,7 @@ def test_split_coalesced_and_bare_frames() -> None:
 @req("FRAME-6", "FRAME-7", "FRAME-8", "ERROR-1", "ERROR-2")
 def test_bad_frames_get_their_error_and_the_connection_goes_on() -> None:
     with running_server() as server:
-        alice, bob = connect(server, "@alice", "#a"), connect(server, "@bob", "#a")
+        alice, bob = connect(server.address, "@alice", "#a"), connect(server.address, "@bob", "#a")
         good = message("@alice", "#a", "ok") + b"\n"
         alice.send_bytes(b'{"action":"message","message":"' + b"x" * 5000 + b'"}\n' + good)
         alice.send_bytes(b'{"action":"\xff\xfe"}\n' + good)
@@ -61,7 +61,7 @@ def test_bad_frames_get_their_error_and_the_connection_goes_on() -> None:
 @req("FRAME-9")
 def test_every_packet_is_compact_json_ended_by_one_newline() -> None:
     with running_server(welcome=True) as server:
-        alice, bob = connect(server, "@alice", "#a"), connect(server, "@bob", "#a")
+        alice, bob = connect(server.address, "@alice", "#a"), connect(server.address, "@bob", "#a")
         alice.send_bytes(message("@alice", "#a", 'spaces, "quotes"\nand ünïcödé') + b"\n")
         alice.send_bytes(b"{}\n")
         settle(alice)

@@ -29,11 +29,11 @@ req = pytest.mark.req
 @req("DISCONNECT-1", "DISCONNECT-2", "CONNECT-6")
 def test_clean_disconnect_is_answered_closed_and_frees_the_name() -> None:
     with running_server() as server:
-        alice = connect(server, "@alice", "#a")
+        alice = connect(server.address, "@alice", "#a")
         alice.send({"action": "disconnect"})
         assert alice.recv_value() == {"status": "disconnect"}
         assert alice.wait_closed()
-        again = connect(server, "@alice", "#a")
+        again = connect(server.address, "@alice", "#a")
         assert settle(again) == []
 
 
@@ -54,8 +54,8 @@ def connect_when_free(server: ChatServer, name: str) -> bool:
 @pytest.mark.parametrize("how", ["close", "reset"])
 def test_abrupt_close_or_reset_frees_name_and_rooms_and_others_go_on(how: str) -> None:
     with running_server() as server:
-        alice = connect(server, "@alice", "#a")
-        bob, carol = connect(server, "@bob", "#a"), connect(server, "@carol", "#a")
+        alice = connect(server.address, "@alice", "#a")
+        bob, carol = connect(server.address, "@bob", "#a"), connect(server.address, "@carol", "#a")
         alice.send_bytes(b'{"action":"message","user_name":"@alice","target":"#a","mess')
         alice.close() if how == "close" else alice.reset()
         say(bob, "#a", "still here")
@@ -111,8 +111,8 @@ def test_a_client_that_never_reads_is_cut_off_and_slows_no_one() -> None:
         stuck = socket.create_connection(server.address)
         stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         stuck.sendall(b'{"action":"connect","user_name":"@stuck","targets":["#a"]}\n')
-        readers = [connect(server, f"@r{i}", "#a") for i in range(3)]
-        sender = connect(server, "@sender", "#a")
+        readers = [connect(server.address, f"@r{i}", "#a") for i in range(3)]
+        sender = connect(server.address, "@sender", "#a")
         counts = [0] * len(readers)
 
         def read_all(i: int) -> None:

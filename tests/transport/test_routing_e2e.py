@@ -19,7 +19,7 @@ def test_many_concurrent_senders_reach_exactly_their_rooms_once_and_in_order() -
     rooms = ["#red", "#green", "#blue"]
     per_sender = 20
     with running_server() as server:
-        clients = [connect(server, f"@u{i}", rooms[i % 3]) for i in range(30)]
+        clients = [connect(server.address, f"@u{i}", rooms[i % 3]) for i in range(30)]
 
         def room_of(name: str) -> str:
             return rooms[int(name[2:]) % 3]
@@ -56,7 +56,7 @@ def test_many_concurrent_senders_reach_exactly_their_rooms_once_and_in_order() -
 @req("ROUTE-5", "ROUTE-6", "ROUTE-7", "ROUTE-9", "ROUTE-11")
 def test_direct_messages() -> None:
     with running_server() as server:
-        alice, bob, carol = (connect(server, n, "#a") for n in ("@alice", "@bob", "@carol"))
+        alice, bob, carol = (connect(server.address, n, "#a") for n in ("@alice", "@bob", "@carol"))
         say(alice, "@bob", "psst")
         say(alice, "@ghost", "boo")
         assert settle(alice) == [{"status": "error", "message": "Target user not connected"}]
@@ -67,7 +67,7 @@ def test_direct_messages() -> None:
 @req("ROUTE-8")
 def test_all_reaches_everyone_connected_but_the_sender() -> None:
     with running_server() as server:
-        clients = [connect(server, f"@u{i}", f"#r{i}") for i in range(12)]
+        clients = [connect(server.address, f"@u{i}", f"#r{i}") for i in range(12)]
         lurker = WireClient(server.address, label="lurker", timeout=TIMEOUT)
         say(clients[0], "#all", "hello")
         assert settle(clients[0]) == []
@@ -79,8 +79,8 @@ def test_all_reaches_everyone_connected_but_the_sender() -> None:
 @req("ROUTE-4", "DISCONNECT-3", "DISCONNECT-5", "CONNECT-4", "CONNECT-2")
 def test_join_by_posting_leave_and_reconnect_to_replace_rooms() -> None:
     with running_server() as server:
-        alice = connect(server, "@alice")
-        bob = connect(server, "@bob", "#music")
+        alice = connect(server.address, "@alice")
+        bob = connect(server.address, "@bob", "#music")
         say(alice, "#music", "let me in")
         assert settle(alice) == []  # the server has handled the post, so alice is a member
         say(bob, "#music", "welcome")
@@ -99,7 +99,7 @@ def test_join_by_posting_leave_and_reconnect_to_replace_rooms() -> None:
 @req("CONNECT-3", "ROUTE-13", "STATE-2", "DISCONNECT-4")
 def test_nobody_can_act_as_someone_else() -> None:
     with running_server() as server:
-        alice = connect(server, "@alice", "#a")
+        alice = connect(server.address, "@alice", "#a")
         mallory = WireClient(server.address, label="@mallory", timeout=TIMEOUT)
         mallory.send({"action": "message", "user_name": "@alice", "target": "#a", "message": "x"})
         mallory.send({"action": "connect", "user_name": "@alice", "targets": ["#a"]})
@@ -107,7 +107,7 @@ def test_nobody_can_act_as_someone_else() -> None:
             {"status": "error", "message": "Client not connected"},
             {"status": "error", "message": "User name already connected"},
         ]
-        mallory = connect(server, "@mallory", "#a")
+        mallory = connect(server.address, "@mallory", "#a")
         say_as: dict[str, Any] = {"action": "message", "user_name": "@alice", "target": "#a"}
         mallory.send({**say_as, "message": "I am alice"})
         mallory.send({"action": "disconnect", "user_name": "@alice"})

@@ -1,0 +1,136 @@
+"""The server under attack: `jsonchat serve` in a process of its own, watched through /proc.
+
+Every claim of these tests is about the server process: that it is still running, how much
+memory (VmRSS) and how many file descriptors it holds, what it logged. So it runs as a deployment
+runs it, and is read from /proc/<pid>. Its log (JSON lines, one per connection opened and closed)
+is drained on a thread: a flood writes thousands of lines, and an undrained pipe would block the
+server's only thread, which would be a fault of the test, not of the server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from conformance.wire import WireClient
+from protocol import error_text
+from tests.transport.netutil import TIMEOUT, ServerProcess
+
+# A closing connection gets this long to take its last messages (the server's default is 1.5 s);
+# tests leave many connections half-open, and fds only return to their baseline after it.
+FLUSH_TIMEOUT_MS = 300
+POLL_S = 0.01  # /proc has no event to wait on
+
+
+class Target:
+    """`jsonchat serve --port 0 --log-format json OPTIONS...`, stopped on exit."""
+
+    def __init__(self, *options: str) -> None:
+        self._server = ServerProcess(
+            "--port", "0", "--log-format", "json", "--flush-timeout-ms", str(FLUSH_TIMEOUT_MS),
+            *options,
+        )  # fmt: skip
+        self.address = self._server.address
+        self.pid = self._server.process.pid
+        self._events: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._drainer = threading.Thread(target=self._drain, name="server-log", daemon=True)
+        self._drainer.start()
+
+    def _drain(self) -> None:
+        stream = self._server.process.stderr
+        assert stream is not None
+        for line in stream:
+            try:
+                event = json.loads(line)
+            except ValueError:  # a traceback, or anything else that is not a log record
+                event = {"event": "unparsed", "line": line}
+            with self._lock:
+                self._events.append(event)
+
+    # -- what /proc says ----------------------------------------------------------------------
+
+    def alive(self) -> bool:
+        return self._server.process.poll() is None
+
+    def rss_kib(self) -> int:
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        found = re.search(r"VmRSS:\s+(\d+) kB", status)
+        assert found is not None
+        return int(found.group(1))
+
+    def fd_count(self) -> int:
+        return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+    def wait_fds(self, expected: int, timeout: float = TIMEOUT) -> int:
+        """The fd count once it is `expected`, or what it still is after `timeout`."""
+        wait_until(lambda: self.fd_count() == expected, timeout)
+        return self.fd_count()
+
+    # -- what the log says --------------------------------------------------------------------
+
+    def events(self, event: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [e for e in self._events if event is None or e.get("event") == event]
+
+    def closes(self, reason: str) -> list[str]:
+        """Peers (`ip:port`) of the connections closed for `reason`, in order."""
+        return [e["peer"] for e in self.events("close") if e.get("reason") == reason]
+
+    # -- the end ------------------------------------------------------------------------------
+
+    def finish(self) -> tuple[int, list[str]]:
+        """Stop with SIGTERM as a user would: its exit status and anything it wrote not a log."""
+        if self.alive():
+            self._server.signal(signal.SIGTERM)
+        try:
+            status = self._server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            status = -1
+        self._server.stop()
+        self._drainer.join(timeout=5)
+        return status, [e["line"] for e in self.events("unparsed")]
+
+    def __enter__(self) -> Target:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._server.stop()
+        self._drainer.join(timeout=5)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = TIMEOUT) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(POLL_S)
+    return True
+
+
+def peer_of(client: WireClient) -> str:
+    """How the server's log names this client's connection."""
+    host, port = client.sock.getsockname()[:2]
+    return f"{host}:{port}"
+
+
+def error(code: str, **values: Any) -> dict[str, Any]:
+    """The exact error message the spec gives for `code` (protocol/errors.json)."""
+    return {"status": "error", "message": error_text(code, **values)}
+
+
+DISCONNECTED: dict[str, Any] = {"status": "disconnect"}
