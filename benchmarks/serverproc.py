@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from types import TracebackType
 
+from conformance import procstat
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -32,16 +34,13 @@ class BenchServer:
         self.host, self.port = found.group(1), int(found.group(2))
 
     def rss_kib(self) -> int:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        found = re.search(r"VmRSS:\s+(\d+) kB", status)
-        return int(found.group(1)) if found else 0
+        return procstat.rss_kib(self.process.pid)
 
     def fd_count(self) -> int:
-        return len(list(Path(f"/proc/{self.process.pid}/fd").iterdir()))
+        return procstat.open_fds(self.process.pid)
 
     def cpu_s(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks
+        return procstat.cpu_seconds(self.process.pid)
 
     def __enter__(self) -> BenchServer:
         return self

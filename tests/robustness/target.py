@@ -9,18 +9,18 @@ server's only thread, which would be a fault of the test, not of the server.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import re
 import signal
 import subprocess
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from conformance import procstat
 from conformance.wire import WireClient
 from protocol import error_text
 from tests.transport.netutil import TIMEOUT, ServerProcess
@@ -63,18 +63,27 @@ class Target:
         return self._server.process.poll() is None
 
     def rss_kib(self) -> int:
-        status = Path(f"/proc/{self.pid}/status").read_text()
-        found = re.search(r"VmRSS:\s+(\d+) kB", status)
-        assert found is not None
-        return int(found.group(1))
+        return procstat.rss_kib(self.pid)
 
     def fd_count(self) -> int:
-        return len(os.listdir(f"/proc/{self.pid}/fd"))
+        return procstat.open_fds(self.pid)
 
-    def wait_fds(self, expected: int, timeout: float = TIMEOUT) -> int:
-        """The fd count once it is `expected`, or what it still is after `timeout`."""
+    def wait_fds(self, expected: int, timeout: float = 2 * TIMEOUT) -> int:
+        """The fd count once it is `expected`, or what it still is after `timeout` (long: a
+        loaded machine can take seconds to close what ends by a timer, connect timeouts)."""
         wait_until(lambda: self.fd_count() == expected, timeout)
         return self.fd_count()
+
+    def describe_fds(self) -> list[str]:
+        """What each open descriptor is, sockets with their TCP state: for failure messages."""
+        states = _tcp_states()
+        described = []
+        for fd in sorted(os.listdir(f"/proc/{self.pid}/fd"), key=int):
+            with contextlib.suppress(OSError):
+                link = os.readlink(f"/proc/{self.pid}/fd/{fd}")
+                inode = link[len("socket:[") : -1] if link.startswith("socket:[") else ""
+                described.append(f"{fd}: {link} {states.get(inode, '')}".rstrip())
+        return described
 
     # -- what the log says --------------------------------------------------------------------
 
@@ -111,6 +120,31 @@ class Target:
     ) -> None:
         self._server.stop()
         self._drainer.join(timeout=5)
+
+
+_TCP_STATES = {
+    "01": "ESTABLISHED",
+    "04": "FIN_WAIT1",
+    "05": "FIN_WAIT2",
+    "06": "TIME_WAIT",
+    "07": "CLOSE",
+    "08": "CLOSE_WAIT",
+    "09": "LAST_ACK",
+    "0A": "LISTEN",
+    "0B": "CLOSING",
+}
+
+
+def _tcp_states() -> dict[str, str]:
+    """Socket inode to `STATE local->remote`, from /proc/net/tcp and tcp6."""
+    states = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as lines:
+            for line in list(lines)[1:]:
+                fields = line.split()
+                state = _TCP_STATES.get(fields[3], fields[3])
+                states[fields[9]] = f"{state} {fields[1]}->{fields[2]}"
+    return states
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = TIMEOUT) -> bool:

@@ -54,14 +54,15 @@ def test_a_connection_flood_is_refused_past_both_limits_and_the_limits_hold() ->
         assert len(held) == total - 2
         for sock in held[:5]:
             sock.close()
-        assert target.wait_fds(baseline_fds + len(held) - 5) == baseline_fds + len(held) - 5
+        expected = baseline_fds + len(held) - 5
+        assert target.wait_fds(expected) == expected, target.describe_fds()
         again = dial(target.address, "127.0.0.3", 6)
         assert refused(again) == 1
         assert len(target.closes("server_full")) == 22 + 10 + 5 + 1
         refused_all = len(target.closes("server_full"))
         for sock in first + second + third + again:
             sock.close()
-        assert target.wait_fds(baseline_fds) == baseline_fds
+        assert target.wait_fds(baseline_fds) == baseline_fds, target.describe_fds()
         report = bystanders.finish()
         assert target.finish() == (0, [])
     record("flood", refused=refused_all, held=total - 2, fds=baseline_fds, bystanders=report)

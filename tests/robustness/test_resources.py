@@ -39,11 +39,11 @@ def test_thousands_of_connect_disconnect_cycles_leave_nothing_behind() -> None:
     with Target("--no-welcome", *limits) as target:
         fds, cold = target.fd_count(), target.rss_kib()
         assert churn(target.address, CYCLES, tag="warm") == []
-        assert target.wait_fds(fds) == fds
+        assert target.wait_fds(fds) == fds, target.describe_fds()
         warm, after = target.rss_kib(), []
         for round_no in range(3):
             assert churn(target.address, CYCLES, tag=f"r{round_no}-") == []
-            assert target.wait_fds(fds) == fds
+            assert target.wait_fds(fds) == fds, target.describe_fds()
             after.append(target.rss_kib())
         again = connect(target.address, "@warm0", "#churn0")  # a name and a room of the warm-up
         assert settle(again) == []
@@ -124,7 +124,7 @@ def test_bystanders_keep_their_latency_and_the_server_its_size_under_abuse() -> 
             bystanders.phase(f"abuse{round_no}")
             assert abuse_round(target, round_no) == []
             bystanders.phase(f"after{round_no}")
-            assert target.wait_fds(fds) == fds
+            assert target.wait_fds(fds) == fds, target.describe_fds()
             rss.append(target.rss_kib())
         report = bystanders.finish()
         assert target.finish() == (0, [])
