@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 from conformance.wire import Closed, WireClient
-from tests.robustness.target import DISCONNECTED, Target, error, peer_of
+from tests.robustness.target import DISCONNECTED, Target, error
 from tests.transport.netutil import TIMEOUT, connect
 
 
@@ -20,15 +20,25 @@ def hog_until_cut_off(target: Target, name: str, size: int) -> str | None:
     """One client sends direct messages to itself and never reads them, until the server cuts
     it off; then it reads what is left. A description of what went wrong, or None."""
     client = connect(target.address, name)
-    sent, peer = 0, peer_of(client)
-    while peer not in target.closes("queue_full"):
+    try:
+        return _hog(target, client, name, size)
+    finally:
+        client.close()
+
+
+def _hog(target: Target, client: WireClient, name: str, size: int) -> str | None:
+    sent, conn = 0, target.conn_of(client)
+    while (reason := target.close_reason(conn)) is None:
         if sent > 1_000_000:
             return f"{name}: never cut off"
         frames = [self_message(name, f"{sent + i}:{'x' * size}") for i in range(20)]
         client.send_bytes(b"".join(frames))
         sent += len(frames)
-    got = drain(client)
-    client.close()
+    if reason != "queue_full":
+        return f"{name}: closed for {reason}, not queue_full"
+    got, closed = drain(client)
+    if not closed:
+        return f"{name}: neither data nor close for {TIMEOUT} s, after {len(got)} packets"
     if got[-2:] != [error("queue_full"), DISCONNECTED]:
         return f"{name}: last words {got[-2:]!r}"
     texts = [v["history"][0]["message"].split(":")[0] for v in got[:-2]]
@@ -37,15 +47,17 @@ def hog_until_cut_off(target: Target, name: str, size: int) -> str | None:
     return None
 
 
-def drain(client: WireClient) -> list[Any]:
-    """Everything left for a client that was cut off, up to the close."""
+def drain(client: WireClient) -> tuple[list[Any], bool]:
+    """Everything left for a client that was cut off, and whether the close came (not a
+    TIMEOUT of silence)."""
     got: list[Any] = []
     while True:
         try:
             packet = client.recv(TIMEOUT)
         except Closed:
-            return got
-        assert packet is not None, f"{client.label}: neither data nor close"
+            return got, True
+        if packet is None:
+            return got, False
         got.append(packet.value)
 
 

@@ -95,6 +95,27 @@ class Target:
         """Peers (`ip:port`) of the connections closed for `reason`, in order."""
         return [e["peer"] for e in self.events("close") if e.get("reason") == reason]
 
+    def conn_of(self, client: WireClient) -> int:
+        """The server's id for `client`'s open connection. Its address alone does not name it:
+        a port is used again once the connection that had it is closed, and the server logs
+        that close before it can accept the next connection from the same port."""
+        peer = peer_of(client)
+
+        def open_ones() -> list[int]:
+            events = self.events()
+            closed = {e.get("conn") for e in events if e.get("event") == "close"}
+            opened = [e for e in events if e.get("event") == "open" and e.get("peer") == peer]
+            return [e["conn"] for e in opened if e["conn"] not in closed]
+
+        wait_until(lambda: bool(open_ones()))
+        ids = open_ones()
+        assert len(ids) == 1, f"{peer}: the log has {len(ids)} open connections from it"
+        return ids[0]
+
+    def close_reason(self, conn: int) -> str | None:
+        """Why the server closed connection `conn`, or None while it has not."""
+        return next((e.get("reason") for e in self.events("close") if e.get("conn") == conn), None)
+
     # -- the end ------------------------------------------------------------------------------
 
     def finish(self) -> tuple[int, list[str]]:
