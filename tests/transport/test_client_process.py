@@ -79,13 +79,25 @@ class ScriptedServer:
         return self._received
 
 
+def as_in_a_terminal() -> None:
+    """Ctrl-C as a person's terminal delivers it: a shell running the tests in the background
+    (`make test &`, some CI runners) starts them with SIGINT ignored, and children inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextmanager
 def client(port: int, *options: str) -> Iterator[subprocess.Popen[str]]:
     args = options or ("--name", "@alice", "--rooms", "#general, #music")
     command = [sys.executable, "-m", "transport.client", *args, "127.0.0.1", str(port)]
     pipe = subprocess.PIPE
     with subprocess.Popen(
-        command, cwd=ROOT, text=True, stdin=pipe, stdout=pipe, stderr=pipe
+        command,
+        cwd=ROOT,
+        text=True,
+        stdin=pipe,
+        stdout=pipe,
+        stderr=pipe,
+        preexec_fn=as_in_a_terminal,
     ) as process:
         try:
             yield process
