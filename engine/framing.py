@@ -28,16 +28,11 @@ _LINE_WHITESPACE = b" \t\r"
 # string, escaped characters are skipped in bulk too; between frames, blank runs.
 _OBJECT_STOPS = re.compile(rb'[}"\n]')
 _STRING_BODY = re.compile(rb'[^"\\\n]*(?:\\[^\n][^"\\\n]*)*')
-_WHOLE_STRING = re.compile(rb'"[^"\\\n]*(?:\\[^\n][^"\\\n]*)*"')
+_WHOLE_STRING = re.compile(b'"' + _STRING_BODY.pattern + b'"')
 _BLANK = re.compile(rb"[ \t\r\n]*")
 _NEWLINE = ord("\n")
 _SMALL_WINDOW = 512
-_OPEN, _CLOSE, _QUOTE = ord("{"), ord("}"), ord('"')
-
-
-def _blank_end(data: bytes, pos: int) -> int:
-    found = _BLANK.match(data, pos)
-    return pos if found is None else found.end()
+_OPEN, _QUOTE = ord("{"), ord('"')
 
 
 def _byte_offset(line: bytes, chars: int) -> int:
@@ -106,32 +101,35 @@ class FrameDecoder:
         while pos < end:
             if self._mode is BETWEEN:
                 if data[pos] in _WHITESPACE:
-                    pos = _blank_end(data, pos)
+                    pos = _BLANK.match(data, pos).end()  # type: ignore[union-attr]
                     if pos == end:
                         break
                 if data[pos] == _OPEN:
                     newline = data.find(b"\n", pos)
                     stop = end if newline < 0 else newline
+                    line_error = None  # where orjson failed on the whole line, if it tried
                     if stop - pos <= self._max:  # the usual frame: a line that is one object
                         try:
                             document = _loads(data[pos:stop])
-                        except _JSONDecodeError:
-                            pass
-                        else:
-                            if type(document) is dict:
-                                frames.append(document)
-                                pos = stop + 1
-                                continue
-                    taken = self._glued_object(data, pos, stop, frames)
+                        except _JSONDecodeError as error:
+                            line_error = error.pos
+                        else:  # a dict: it starts with `{`
+                            frames.append(document)
+                            pos = stop + 1
+                            continue
+                    taken = self._glued_object(data, pos, stop, frames, line_error)
                     if taken:
                         pos += taken
                         continue
             pos = self._scan(data, pos, frames)
         return frames
 
-    def _glued_object(self, data: bytes, pos: int, stop: int, frames: list[Frame]) -> int:
+    def _glued_object(
+        self, data: bytes, pos: int, stop: int, frames: list[Frame], line_error: int | None
+    ) -> int:
         """How many bytes from `pos` are one JSON object followed by more on the same line,
-        appended to `frames`; 0 when the scanner must decide.
+        appended to `frames`; 0 when the scanner must decide. `line_error` is where orjson
+        failed on the whole line (`data[pos:stop]`), when `feed` tried it.
 
         Old clients write bare objects, which a read may glue together. orjson then fails where
         the first object ends, and that position, when the bytes before it parse as an object,
@@ -140,20 +138,27 @@ class FrameDecoder:
         the line, so that many glued objects cost linear time: a small one, then a frame's size.
         """
         for size in (_SMALL_WINDOW, self._max + 1):
-            window = data[pos : min(stop, pos + size)]
-            try:
-                _loads(window)
-            except _JSONDecodeError as error:
-                first = _byte_offset(window, error.pos)
+            whole_line = pos + size >= stop
+            window = data[pos:stop] if whole_line else data[pos : pos + size]
+            failed_at = line_error if whole_line else None  # not parsed twice
+            if failed_at is None:
                 try:
-                    document = _loads(window[:first]) if first > 0 else None
-                except _JSONDecodeError:
-                    document = None
+                    _loads(window)
+                except _JSONDecodeError as error:
+                    failed_at = error.pos
+            if failed_at is not None:
+                first = _byte_offset(window, failed_at)
+                document = None
+                if 0 < first < len(window):  # else the prefix is the window that just failed
+                    try:
+                        document = _loads(window[:first])
+                    except _JSONDecodeError:
+                        document = None
                 object_size = len(window[:first].rstrip(_LINE_WHITESPACE))
                 if type(document) is dict and object_size <= self._max:
                     frames.append(document)
                     return first
-            if pos + size >= stop:
+            if whole_line:
                 break
         return 0
 
