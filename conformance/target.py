@@ -209,8 +209,6 @@ class Target:
         self.spec = spec
         self.ready_timeout = ready_timeout
         self.process: ServerProcess | None = None
-        self.starts = 0
-        self.logs: list[str] = []  # the stderr of every process that ended, for the report
 
     @property
     def address(self) -> tuple[str, int]:
@@ -229,25 +227,16 @@ class Target:
         try:
             process.wait_ready(self.ready_timeout)
         except TargetError:
-            self.logs.append(process.stderr_tail(50))
             process.close()
             raise
         self.process = process
-        self.starts += 1
 
     def restart(self) -> None:
         self.retire()
         self.ensure_up()
 
-    def died(self) -> bool:
-        """True if the process stopped without the suite asking it to."""
-        process = self.process
-        return process is not None and not process.alive() and not process.stopped_on_purpose
-
     def retire(self) -> None:
-        """Stop the current process (if any), keeping the end of its stderr for the report."""
+        """Stop the current process (if any)."""
         if self.process is not None:
-            self.process.stop()
-            self.logs.append(self.process.stderr_tail(50))
             self.process.close()
             self.process = None

@@ -6,8 +6,7 @@ sends and receives can be recorded byte for byte in a `Transcript`, which `jsonc
 back.
 
 Servers send one JSON object per line (FRAME-9), but older course servers send objects with no
-separator, so the reader splits the stream on objects, not lines, and notes for each packet
-whether a newline ended it.
+separator, so the reader splits the stream on objects, not lines.
 """
 
 from __future__ import annotations
@@ -27,6 +26,16 @@ _DECODER = json.JSONDecoder()
 _WHITESPACE = b" \t\r\n"
 
 
+def encode(document: Any) -> bytes:
+    """Compact JSON, UTF-8 unescaped: the form servers send (FRAME-9) and clients usually do."""
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def frame(document: Any) -> bytes:
+    """`document` as one client frame: compact JSON and its newline."""
+    return encode(document) + b"\n"
+
+
 class Closed(Exception):
     """The server closed (or reset) the connection."""
 
@@ -37,7 +46,6 @@ class Packet:
 
     value: Any
     raw: bytes
-    newline: bool  # a `\n` followed it directly (FRAME-9)
 
 
 @dataclass(frozen=True)
@@ -68,9 +76,6 @@ class PacketReader:
             packets.append(packet)
             self._buffer = rest
 
-    def pending(self) -> bytes:
-        return self._buffer
-
 
 def _split_one(buffer: bytes) -> tuple[Packet | None, bytes]:
     """The first packet of `buffer` and what follows, or (None, buffer) if it is incomplete."""
@@ -78,7 +83,7 @@ def _split_one(buffer: bytes) -> tuple[Packet | None, bytes]:
     if newline > 0:  # the usual case, one value per line: decode only that line
         line = buffer[:newline]
         try:
-            return Packet(json.loads(line), line, True), buffer[newline + 1 :]
+            return Packet(json.loads(line), line), buffer[newline + 1 :]
         except ValueError:
             pass  # several values on one line, a value spread over lines, or garbage
     try:
@@ -90,10 +95,10 @@ def _split_one(buffer: bytes) -> tuple[Packet | None, bytes]:
     except json.JSONDecodeError:
         if newline < 0:
             return None, buffer  # perhaps the rest has not arrived yet
-        return Packet(Garbage(buffer[:newline]), buffer[:newline], True), buffer[newline + 1 :]
+        return Packet(Garbage(buffer[:newline]), buffer[:newline]), buffer[newline + 1 :]
     size = len(text[:end].encode("utf-8"))
     ends_line = buffer[size : size + 1] == b"\n"
-    return Packet(value, buffer[:size], ends_line), buffer[size + ends_line :]
+    return Packet(value, buffer[:size]), buffer[size + ends_line :]
 
 
 class WireClient:
@@ -119,9 +124,8 @@ class WireClient:
 
     # -- sending ------------------------------------------------------------------------------
 
-    def send(self, document: Any, newline: bool = True) -> None:
-        data = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
-        self.send_bytes(data + b"\n" if newline else data)
+    def send(self, document: Any) -> None:
+        self.send_bytes(frame(document))
 
     def send_bytes(self, data: bytes) -> None:
         self.transcript.record(self.label, "send", data)

@@ -18,6 +18,7 @@ import protocol
 from conformance.harness import Chat, Client, show
 from conformance.timing import direct
 from conformance.verdicts import Violation, requirement
+from conformance.wire import encode
 from protocol.validator import is_valid
 
 MAX_FRAME = protocol.limits()["max_frame_bytes"]
@@ -25,8 +26,7 @@ MAX_FRAME = protocol.limits()["max_frame_bytes"]
 
 def frame(client: Client, text: str) -> bytes:
     """A direct message to oneself, compact, no newline."""
-    document = direct(client.name or "", text)
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    return encode(direct(client.name or "", text))
 
 
 def echoed(client: Client, rule: str, *texts: str) -> None:

@@ -7,8 +7,9 @@ write. The oracle is fed the same pieces, though the engine's framing does not d
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
+
+from conformance.wire import encode
 
 Delivery = Literal["whole", "split", "utf8", "bytewise", "bare", "several"]
 DELIVERIES: tuple[Delivery, ...] = ("whole", "whole", "whole", "split", "utf8", "bytewise", "bare")
@@ -22,14 +23,6 @@ RULE_OF_DELIVERY: dict[Delivery, str] = {
     "several": "FRAME-4",
 }
 BYTEWISE_UP_TO = 160  # longer frames are trickled in 16 pieces rather than byte by byte
-
-
-def encode(document: Any) -> bytes:
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def frame(document: Any) -> bytes:
-    return encode(document) + b"\n"
 
 
 def oversize_by_one(max_frame_bytes: int, user_name: str) -> bytes:

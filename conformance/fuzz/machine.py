@@ -25,7 +25,7 @@ from conformance.fuzz.oracle import Oracle
 from conformance.fuzz.record import Finding, RunRecord
 from conformance.fuzz.settle import Live, settle
 from conformance.transcript import Transcript
-from conformance.wire import Closed, WireClient
+from conformance.wire import Closed, WireClient, frame
 
 MOST_FRAMES_PER_WRITE = 4
 USERS = st.integers(0, 3)
@@ -158,7 +158,7 @@ class ChatFuzzer(RuleBasedStateMachine):
             "target": target,
             "message": text,
         }
-        self.write(client, frames.frame(document), how, cut)
+        self.write(client, frame(document), how, cut)
 
     # -- rules: protocol actions --------------------------------------------------------------
 
@@ -182,7 +182,7 @@ class ChatFuzzer(RuleBasedStateMachine):
         what earlier examples said there is not the oracle's to know."""
         targets = [self.room(r) for r in rooms]
         document = {"action": "connect", "user_name": self.user(user), "targets": targets}
-        self.write(client, frames.frame(document), how, cut)
+        self.write(client, frame(document), how, cut)
 
     @rule(client=clients)
     @recorded
@@ -193,7 +193,7 @@ class ChatFuzzer(RuleBasedStateMachine):
         if self.oracle.name_of(client) is None:
             user = next(i for i in range(len(self.live) + 1) if self.user(i) not in taken)
             document = {"action": "connect", "user_name": self.user(user), "targets": []}
-            self.write(client, frames.frame(document))
+            self.write(client, frame(document))
 
     # Posting is one rule per kind of target, so that the uniform choice of rules Hypothesis
     # makes gives each kind of delivery its share of the steps.
@@ -234,7 +234,7 @@ class ChatFuzzer(RuleBasedStateMachine):
             {"action": "message", "user_name": name, "target": self.target(*to), "message": text}
             for to, text in burst
         ]
-        self.write(client, b"".join(map(frames.frame, messages)), "several")
+        self.write(client, b"".join(map(frame, messages)), "several")
 
     @rule(
         client=clients, room=ROOMS, all_=st.sampled_from([False, False, False, True]), spoof=SPOOF
@@ -247,12 +247,12 @@ class ChatFuzzer(RuleBasedStateMachine):
             "user_name": self.name(client, spoof),
             "target": room_name,
         }
-        self.write(client, frames.frame(document))
+        self.write(client, frame(document))
 
     @rule(client=consumes(clients))
     @recorded
     def disconnect(self, client: str) -> None:
-        self.write(client, frames.frame({"action": "disconnect"}))
+        self.write(client, frame({"action": "disconnect"}))
 
     @rule(client=consumes(clients), reset=st.booleans())
     @recorded
@@ -269,7 +269,7 @@ class ChatFuzzer(RuleBasedStateMachine):
         kind = data.draw(st.sampled_from(["schema", "junk", "oversize", "utf8"]), label="kind")
         if kind == "schema":
             action = data.draw(st.sampled_from(["connect", "message", "disconnect"]))
-            payload = frames.frame(data.draw(invalid_for(f"client/{action}")).document)
+            payload = frame(data.draw(invalid_for(f"client/{action}")).document)
         elif kind == "junk":
             payload = data.draw(st.binary(max_size=30)).replace(b"\n", b"") + b"\n"
         elif kind == "oversize":

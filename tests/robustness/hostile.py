@@ -12,7 +12,6 @@ the characters names may not hold), so a schema change changes the catalogue wit
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ from functools import cache
 from typing import Any
 
 import protocol
+from conformance.wire import encode, frame
 from tests.robustness.target import error
 
 Reply = dict[str, Any]
@@ -64,14 +64,6 @@ class Case:
     writes: tuple[bytes, ...]  # written one after the other, `pause_s` apart
     replies: tuple[Reply, ...]
     pause_s: float = 0.0
-
-
-def encode(document: Any) -> bytes:
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def frame(document: Any) -> bytes:
-    return encode(document) + b"\n"
 
 
 def self_message(scene: Scene, text: str = "ok", **extra: Any) -> dict[str, Any]:

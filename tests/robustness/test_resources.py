@@ -11,13 +11,12 @@ frame decoder, a Connection and a socket object: over a kilobyte).
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from typing import Any
 
 import pytest
 
+from conformance.wire import encode
 from tests.robustness.abusers import firehose, hog_until_cut_off
 from tests.robustness.bystander import Bystanders, undisturbed
 from tests.robustness.churn import churn
@@ -105,14 +104,10 @@ def abuse_round(target: Target, round_no: int) -> list[str]:
         sock.close()
     full = sum(words == SERVER_FULL for words in outcomes)
     timed_out = [error("connect_timeout"), DISCONNECTED]
-    late = sum(words == [_encode(v) for v in timed_out] for words in outcomes)
+    late = sum(words == [encode(v) for v in timed_out] for words in outcomes)
     if (full, late) != (FLOOD - PER_ADDRESS, PER_ADDRESS):
         failures.append(f"flood: {full} refused, {late} timed out: {outcomes[:3]!r}...")
     return failures
-
-
-def _encode(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
 
 
 @req("LIMIT-3", "LIMIT-4", "LIMIT-5")
