@@ -23,7 +23,7 @@ import protocol
 from conformance.charsets import UnsupportedSchema
 from conformance.mutations import Mutation, invalid
 from conformance.values import valid
-from protocol.validator import error_message
+from protocol.validator import client_error_message
 
 __all__ = [
     "Mutation",
@@ -59,7 +59,4 @@ def expected_error(name: str, document: Any) -> str | None:
     """
     if name not in protocol.CLIENT_SCHEMAS:
         raise ValueError(f"servers answer client documents only, and {name!r} is not one")
-    envelope = error_message("client/envelope", document)
-    if envelope is not None:
-        return envelope
-    return error_message(f"client/{document['action']}", document)
+    return client_error_message(document)

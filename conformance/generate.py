@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import protocol
-from protocol import schema_keyword_errors
 from protocol.statemachine import refusals
-from protocol.validator import error_code, error_message, reference_validator
+from protocol.validator import client_error_codes, client_error_message
 
 RULE_OF_ERROR = {
     "malformed_json": "FRAME-8",
@@ -39,29 +38,11 @@ class FixtureCase:
 
 
 def expected_error(document: Any) -> tuple[str | None, str | None, int]:
-    """(text, code, how many distinct errors apply): envelope first, then the action's schema."""
-    for name in ("client/envelope", f"client/{_action(document)}"):
-        if name == "client/None":
-            break
-        code = error_code(name, document)
-        if code is not None:
-            return error_message(name, document), code, _distinct_errors(name, document)
-    return None, None, 0
-
-
-def _action(document: Any) -> str | None:
-    return document.get("action") if isinstance(document, dict) else None
-
-
-def _distinct_errors(name: str, document: Any) -> int:
-    """How many different protocol errors the document earns (VALIDATE-6 picks one)."""
-    codes = set()
-    for error in reference_validator(name).iter_errors(document):
-        for keyword, root_only, code in schema_keyword_errors():
-            if keyword == error.validator and (not root_only or not error.absolute_path):
-                codes.add(code)
-                break
-    return len(codes)
+    """(text, code, how many distinct errors apply; VALIDATE-6 sends one)."""
+    codes = client_error_codes(document)
+    if not codes:
+        return None, None, 0
+    return client_error_message(document), codes[0], len(codes)
 
 
 def fixture_cases() -> list[FixtureCase]:

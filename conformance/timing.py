@@ -95,9 +95,10 @@ def probe(address: tuple[str, int], tokens: Tokens) -> Capabilities:
         if seen is not None:
             elapsed = time.monotonic() - sent
             return _capabilities(seen, True, connect_time + elapsed)
-        if _capabilities(first_packets(first), False, 0.0).answers_connect:
+        answered = _capabilities(first_packets(first), False, connect_time + _answer_time(first))
+        if answered.answers_connect:
             # it read the connect despite the message right behind it: the echo is just missing
-            return _capabilities(first_packets(first), False, connect_time + _answer_time(first))
+            return answered
     finally:
         first.close()
     return _careful_probe(address, tokens)

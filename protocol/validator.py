@@ -59,21 +59,46 @@ def _rank(error: ValidationError) -> tuple[int, str]:
     raise LookupError(f"keyword {error.validator!r} fails but errors.json does not map it")
 
 
-def error_code(name: str, document: Any) -> str | None:
-    """The protocol error code for `document` against schema `name`, or None when it is valid.
+def error_codes(name: str, document: Any) -> list[str]:
+    """Every distinct protocol error code `document` earns against schema `name`, the one sent
+    first (empty when it is valid).
 
     Every failing keyword is collected and the one earliest in the precedence of errors.json
     wins, so the answer does not depend on field order or on which check a validator runs first.
     """
-    errors = list(reference_validator(name).iter_errors(document))
-    if not errors:
-        return None
-    return min(_rank(e) for e in errors)[1]
+    ranked = sorted({_rank(e) for e in reference_validator(name).iter_errors(document)})
+    return list(dict.fromkeys(code for _, code in ranked))
+
+
+def error_code(name: str, document: Any) -> str | None:
+    """The protocol error code for `document` against schema `name`, or None when it is valid."""
+    codes = error_codes(name, document)
+    return codes[0] if codes else None
+
+
+def client_error_codes(document: Any) -> list[str]:
+    """`error_codes` as a server applies them to a client document: the envelope first, then
+    the schema its `action` names, whatever schema the document was made from; so a `message`
+    whose `action` is `5` gets `Invalid Field Type` (the envelope's), not `5 is not a valid
+    action`."""
+    codes = error_codes("client/envelope", document)
+    if codes:
+        return codes
+    return error_codes(f"client/{document['action']}", document)  # the envelope holds: a dict
 
 
 def error_message(name: str, document: Any) -> str | None:
     """The exact error text the server sends for `document`, or None when it is valid."""
-    code = error_code(name, document)
+    return _text(error_code(name, document), document)
+
+
+def client_error_message(document: Any) -> str | None:
+    """The exact error text a server answers the client document with, or None if it passes."""
+    codes = client_error_codes(document)
+    return _text(codes[0] if codes else None, document)
+
+
+def _text(code: str | None, document: Any) -> str | None:
     if code is None:
         return None
     action = document.get("action") if isinstance(document, dict) else None
