@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import TypeVar
 
+from engine.codec import encode
 from transport import client_core as core
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7775
@@ -97,7 +98,7 @@ class _Session:
         return result
 
     def send(self, *frames: core.Frame) -> None:
-        self.sock.sendall(b"".join(map(core.encode, frames)))
+        self.sock.sendall(b"".join(map(encode, frames)))
 
     def end(self, ending: core.Ending) -> None:
         self.ending = ending

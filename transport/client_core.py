@@ -13,8 +13,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-import orjson
-
+from engine.codec import encode
 from engine.framing import FrameDecoder, FrameError
 from protocol import error_text, limits, schema
 
@@ -132,10 +131,6 @@ def parse_rooms(text: str) -> tuple[str, ...]:
     if len(rooms) > MAX_TARGETS:
         raise ValueError(f"at most {MAX_TARGETS} rooms")
     return rooms
-
-
-def encode(frame: Frame) -> bytes:
-    return orjson.dumps(frame, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def connect(state: State, new_rooms: tuple[str, ...] | None = None) -> tuple[Frame, State]:

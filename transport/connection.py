@@ -19,7 +19,6 @@ class Connection:
         "deadline",
         "id",
         "name",
-        "opened_at",
         "out",
         "peer",
         "queued",
@@ -28,18 +27,17 @@ class Connection:
         "waiting",
     )
 
-    def __init__(self, conn_id: int, sock: socket.socket, peer: str, now: float) -> None:
+    def __init__(self, conn_id: int, sock: socket.socket, peer: str, read_size: int) -> None:
         self.id = conn_id
         self.sock = sock
         self.peer = peer
-        self.opened_at = now
         self.name: str | None = None
         self.out: list[bytes | memoryview] = []
         self.queued = 0  # bytes in `out`
         self.waiting = False  # the kernel's buffer is full: flush again when writable
         self.closing = False  # the engine closed it: flush, then shut down
         self.deadline = 0.0  # when closing, drop it at this time even if not flushed
-        self.read_size = 0  # bytes to read next turn; the server sets it
+        self.read_size = read_size  # bytes to read next turn; the server adapts it
 
     def flush(self) -> None:
         """Write what the socket takes now; raises OSError when the peer is gone."""

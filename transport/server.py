@@ -60,9 +60,6 @@ class ServerConfig:
     limits: Mapping[str, int] = field(default_factory=dict)  # overrides of limits.json
     welcome: bool = True
 
-    def limit(self, name: str) -> int:
-        return self.limits.get(name, protocol.limits()[name])
-
     def engine_config(self) -> EngineConfig:
         return EngineConfig(limits={**protocol.limits(), **self.limits}, welcome=self.welcome)
 
@@ -71,9 +68,10 @@ class ChatServer:
     def __init__(self, config: ServerConfig | None = None) -> None:
         self.config = config = config or ServerConfig()
         self.engine = Engine(config.engine_config())
-        self._queue_limit = config.limit("outbound_queue_bytes")
-        self._read_bytes = config.limit("read_bytes")
-        self._flush_timeout = config.limit("flush_timeout_ms") / 1000
+        limit = self.engine.config.limit
+        self._queue_limit = limit("outbound_queue_bytes")
+        self._read_bytes = limit("read_bytes")
+        self._flush_timeout = limit("flush_timeout_ms") / 1000
         self._conns: dict[int, Connection] = {}
         self._closing: dict[int, Connection] = {}
         self._dirty: set[Connection] = set()
@@ -183,8 +181,8 @@ class ChatServer:
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._next_id += 1
-            conn = Connection(self._next_id, sock, f"{peer[0]}:{peer[1]}", now)
-            conn.read_size = min(READ_START, self._read_bytes)
+            read_size = min(READ_START, self._read_bytes)
+            conn = Connection(self._next_id, sock, f"{peer[0]}:{peer[1]}", read_size)
             self._conns[conn.id] = conn
             self._selector.register(sock, _READ, conn)
             log.info("open", extra={"conn": conn.id, "peer": conn.peer})
@@ -319,8 +317,7 @@ class ChatServer:
         deadline = time.monotonic() + self._flush_timeout
         while self._conns and time.monotonic() < deadline:
             for key, mask in self._selector.select(max(deadline - time.monotonic(), 0.0)):
-                if isinstance(key.data, Connection):
-                    self._on_ready(key.data, mask)
+                self._on_ready(key.data, mask)  # the listener is gone; a second stop is drained
         log.info("stopped", extra={"unflushed": len(self._conns)})
 
     def _release(self) -> None:
