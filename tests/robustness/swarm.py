@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.robustness.attacker import Attacker
+from tests.robustness.bystander import percentile
 from tests.robustness.ledger import Ledger
 from tests.robustness.peer import Peer
 from tests.robustness.user import ACTIVE, BUSY, CLOSED, CONNECTING, DISCONNECTING, User
@@ -177,10 +178,8 @@ class Swarm:
             self.ledger.violation_count += len(attacker.failures)
 
     def report(self, elapsed: float, checked: dict[str, int]) -> dict[str, Any]:
-        rtts, lags = sorted(self.rtts), sorted(self.lags)
-
         def ms(values: list[float], q: float) -> float:
-            return round(values[min(len(values) - 1, int(q * len(values)))] * 1000, 2)
+            return round(percentile(values, q) * 1000, 2)
 
         return {
             "users": self.load.clients,
@@ -189,10 +188,10 @@ class Swarm:
             "actions": dict(self.stats),
             "refusals": sum(i.refusals for i in self.ledger.incarnations),
             "hostile_cases": sum(a.played for a in self.attackers),
-            "barrier_rtt_p50_ms": ms(rtts, 0.5),
-            "barrier_rtt_p99_ms": ms(rtts, 0.99),
+            "barrier_rtt_p50_ms": ms(self.rtts, 0.5),
+            "barrier_rtt_p99_ms": ms(self.rtts, 0.99),
             "client_busy_fraction": round(self.busy_s / elapsed, 2),
-            "client_lag_p99_ms": ms(lags, 0.99),
+            "client_lag_p99_ms": ms(self.lags, 0.99),
             "violation_samples": self.ledger.violations,
         }
 

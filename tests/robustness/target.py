@@ -23,11 +23,8 @@ from typing import Any
 from conformance import procstat
 from conformance.wire import WireClient
 from protocol import error_text
-from tests.transport.netutil import TIMEOUT, ServerProcess
+from tests.transport.netutil import TEST_FLUSH_TIMEOUT_MS, TIMEOUT, ServerProcess
 
-# A closing connection gets this long to take its last messages (the server's default is 1.5 s);
-# tests leave many connections half-open, and fds only return to their baseline after it.
-FLUSH_TIMEOUT_MS = 300
 POLL_S = 0.01  # /proc has no event to wait on
 
 
@@ -36,7 +33,7 @@ class Target:
 
     def __init__(self, *options: str) -> None:
         self._server = ServerProcess(
-            "--port", "0", "--log-format", "json", "--flush-timeout-ms", str(FLUSH_TIMEOUT_MS),
+            "--port", "0", "--log-format", "json", "--flush-timeout-ms", str(TEST_FLUSH_TIMEOUT_MS),
             *options,
         )  # fmt: skip
         self.address = self._server.address

@@ -86,9 +86,12 @@ def as_in_a_terminal() -> None:
 
 
 @contextmanager
-def client(port: int, *options: str) -> Iterator[subprocess.Popen[str]]:
+def client(
+    port: int, *options: str, entry: tuple[str, ...] = ("transport.client",)
+) -> Iterator[subprocess.Popen[str]]:
+    """The client as a process; `entry` is the module (and subcommand) that starts it."""
     args = options or ("--name", "@alice", "--rooms", "#general, #music")
-    command = [sys.executable, "-m", "transport.client", *args, "127.0.0.1", str(port)]
+    command = [sys.executable, "-m", *entry, *args, "127.0.0.1", str(port)]
     pipe = subprocess.PIPE
     with subprocess.Popen(
         command,
@@ -106,10 +109,6 @@ def client(port: int, *options: str) -> Iterator[subprocess.Popen[str]]:
                 process.kill()
 
 
-def chat(target: str, sender: str, text: str) -> dict[str, Any]:
-    return {"status": "chat", "history": [{"target": target, "from": sender, "message": text}]}
-
-
 def ended(process: subprocess.Popen[str]) -> tuple[int, list[str], str]:
     """Wait for a client whose stdin stays open (no EOF): exit status, stdout lines, stderr."""
     status = process.wait(TIMEOUT)
@@ -118,7 +117,7 @@ def ended(process: subprocess.Popen[str]) -> tuple[int, list[str], str]:
 
 
 def test_a_session_sends_exact_frames_and_prints_what_arrives() -> None:
-    yo, hi = (chat("#general", "@bob", text) for text in ("yo", "hi"))
+    yo, hi = (delivery("#general", "@bob", text) for text in ("yo", "hi"))
     server = ScriptedServer(WELCOME, READ, yo, READ, hi, READ, DISCONNECT)
     with client(server.port) as process:
         out, err = process.communicate("#general hi bob\n/frobnicate\n/quit\n", TIMEOUT)
@@ -205,35 +204,24 @@ def test_a_session_with_the_real_server_and_another_user() -> None:
         bob = connect(server.address, "@bob", "#general")
         say(bob, "#general", "before alice")
         settle(bob)
-        client = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "transport.cli",
-                "client",
-                "--name",
-                "@alice",
-                "--rooms",
-                "#general",
-                "127.0.0.1",
-                str(server.address[1]),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
+        jsonchat_client = ("transport.cli", "client")
+        opened = client(
+            server.address[1], "--name", "@alice", "--rooms", "#general", entry=jsonchat_client
         )
-        assert client.stdin is not None and client.stdout is not None
-        assert "Welcome to jsonchat" in client.stdout.readline()
-        assert "1 recent message in #general" in client.stdout.readline()
-        assert client.stdout.readline().strip() == "[#general] @bob: before alice"
-        client.stdin.write("#general hi bob\n@bob psst\n")
-        client.stdin.flush()
-        got = bob.recv_until(lambda v: v["history"][0]["target"] == "@bob")
-        assert got == [delivery("#general", "@alice", "hi bob"), delivery("@bob", "@alice", "psst")]
-        say(bob, "#general", "hi alice")
-        assert client.stdout.readline().strip() == "[#general] @bob: hi alice"
-        client.stdin.close()  # Ctrl-D
-        assert client.wait(TIMEOUT) == 0
-        assert client.stdout.read().strip() == "* disconnected"
+        with opened as alice:
+            assert alice.stdin is not None and alice.stdout is not None
+            assert "Welcome to jsonchat" in alice.stdout.readline()
+            assert "1 recent message in #general" in alice.stdout.readline()
+            assert alice.stdout.readline().strip() == "[#general] @bob: before alice"
+            alice.stdin.write("#general hi bob\n@bob psst\n")
+            alice.stdin.flush()
+            got = bob.recv_until(lambda v: v["history"][0]["target"] == "@bob")
+            assert got == [
+                delivery("#general", "@alice", "hi bob"),
+                delivery("@bob", "@alice", "psst"),
+            ]
+            say(bob, "#general", "hi alice")
+            assert alice.stdout.readline().strip() == "[#general] @bob: hi alice"
+            alice.stdin.close()  # Ctrl-D
+            assert alice.wait(TIMEOUT) == 0
+            assert alice.stdout.read().strip() == "* disconnected"

@@ -7,12 +7,15 @@ import sys
 from types import FrameType
 
 from engine.engine import Engine
+from tests.transport.netutil import TEST_FLUSH_TIMEOUT_MS
 from transport.server import ChatServer, ServerConfig
 
 
 def serve(engine_class: type[Engine], welcome: bool = True) -> None:
     host, port = sys.argv[1], int(sys.argv[2])
-    config = ServerConfig(host=host, port=port, welcome=welcome, limits={"flush_timeout_ms": 300})
+    config = ServerConfig(
+        host=host, port=port, welcome=welcome, limits={"flush_timeout_ms": TEST_FLUSH_TIMEOUT_MS}
+    )
     server = ChatServer(config)
     server.engine = engine_class(config.engine_config())
 
