@@ -81,10 +81,10 @@ def report(result: FuzzResult, target: str) -> list[str]:
         f"{record.steps} steps in {result.seconds:.1f} s ({result.steps_per_second:.0f}/s), "
         f"{record.examples} examples"
     ]
-    known = {r.id: r for r in requirements()}
-    exercised = sorted(record.hits, key=lambda rid: list(known).index(rid))
-    lines.append(f"requirements exercised ({len(exercised)} of {len(known)}):")
-    lines += [f"  {rid:<14} {record.hits[rid]:>7}  {known[rid].text[:70]}" for rid in exercised]
+    everything = requirements()
+    exercised = [r for r in everything if r.id in record.hits]  # in the spec's order
+    lines.append(f"requirements exercised ({len(exercised)} of {len(everything)}):")
+    lines += [f"  {r.id:<14} {record.hits[r.id]:>7}  {r.text[:70]}" for r in exercised]
     ways = ", ".join(f"{how} {count}" for how, count in record.deliveries.most_common())
     lines.append(f"writes (steps): {ways}")
     failure = result.failure

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from conformance.timing import direct
 from conformance.wire import encode
 
 Delivery = Literal["whole", "split", "utf8", "bytewise", "bare", "several"]
@@ -27,7 +28,7 @@ BYTEWISE_UP_TO = 160  # longer frames are trickled in 16 pieces rather than byte
 
 def oversize_by_one(max_frame_bytes: int, user_name: str) -> bytes:
     """A `message` frame of exactly `max_frame_bytes + 1` bytes, then its newline (FRAME-6)."""
-    base = {"action": "message", "user_name": user_name, "target": user_name, "message": ""}
+    base = direct(user_name, "")
     padding = max_frame_bytes + 1 - len(encode(base))
     return encode({**base, "message": "x" * padding}) + b"\n"
 

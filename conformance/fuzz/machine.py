@@ -24,6 +24,7 @@ from conformance.fuzz import frames
 from conformance.fuzz.oracle import Oracle
 from conformance.fuzz.record import Finding, RunRecord
 from conformance.fuzz.settle import Live, settle
+from conformance.timing import direct
 from conformance.transcript import Transcript
 from conformance.wire import Closed, WireClient, frame
 
@@ -152,13 +153,7 @@ class ChatFuzzer(RuleBasedStateMachine):
         cut: int = 0,
         sender: str | None = None,
     ) -> None:
-        document = {
-            "action": "message",
-            "user_name": sender or self.name(client),
-            "target": target,
-            "message": text,
-        }
-        self.write(client, frame(document), how, cut)
+        self.write(client, frame(direct(sender or self.name(client), text, target)), how, cut)
 
     # -- rules: protocol actions --------------------------------------------------------------
 
@@ -230,10 +225,7 @@ class ChatFuzzer(RuleBasedStateMachine):
     @recorded
     def say_many_in_one_write(self, client: str, burst: list[tuple[tuple[str, int], str]]) -> None:
         name = self.name(client)
-        messages = [
-            {"action": "message", "user_name": name, "target": self.target(*to), "message": text}
-            for to, text in burst
-        ]
+        messages = [direct(name, text, self.target(*to)) for to, text in burst]
         self.write(client, b"".join(map(frame, messages)), "several")
 
     @rule(

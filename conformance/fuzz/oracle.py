@@ -26,6 +26,7 @@ class Oracle:
             EngineConfig(limits={**protocol.limits(), **(limits or {})}, welcome=False)
         )
         self._ids: dict[str, int] = {}
+        self._clients: dict[int, str] = {}  # the other way round
         self.expected: dict[str, list[Any]] = {}  # every packet each client must have received
         self.closed_by_server: set[str] = set()  # the target must have closed these
         self.gone: set[str] = set()  # closed by either side: bytes sent now go nowhere
@@ -33,6 +34,7 @@ class Oracle:
 
     def open(self, client: str) -> None:
         self._ids[client] = conn = len(self._ids) + 1
+        self._clients[conn] = client
         self.expected[client] = []
         self._apply(self.engine.handle(ConnectionOpened(conn)))
 
@@ -68,7 +70,7 @@ class Oracle:
         return self.engine.requirement_hits()
 
     def _apply(self, outputs: list[Output]) -> None:
-        by_id = {conn: client for client, conn in self._ids.items()}
+        by_id = self._clients
         for output in outputs:
             if isinstance(output, Send):
                 packets = [orjson.loads(line) for line in output.data.split(b"\n")[:-1]]

@@ -11,6 +11,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from conformance.timing import direct, is_echo
 from conformance.wire import Closed, WireClient
 
 ROUNDS = 5
@@ -63,11 +64,6 @@ def probe(address: tuple[str, int]) -> Probe:
 
 def _round_trip(client: WireClient, name: str) -> float:
     started = time.monotonic()
-    client.send({"action": "message", "user_name": name, "target": name, "message": "probe"})
-    client.recv_until(
-        lambda v: (
-            isinstance(v, dict)
-            and v.get("history") == [{"target": name, "from": name, "message": "probe"}]
-        )
-    )
+    client.send(direct(name, "probe"))
+    client.recv_until(lambda v: is_echo(v, name, "probe"))
     return time.monotonic() - started

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.fuzz.oracle import Oracle
+from conformance.timing import direct
 from conformance.wire import Closed, Garbage, WireClient, frame
 
 BARRIER_TEXT = "\u2063settle"  # an invisible separator, unlikely in generated texts
@@ -74,8 +75,7 @@ def _settle(live: dict[str, Live], oracle: Oracle, timeout: float, labels: list[
             continue
         client.round_trips += 1  # each echo differs from the last, so it cannot be mistaken
         text = f"{BARRIER_TEXT} {client.round_trips}"
-        barrier = {"action": "message", "user_name": name, "target": name, "message": text}
-        data = frame(barrier)
+        data = frame(direct(name, text))
         oracle.send(label, data)
         with contextlib.suppress(Closed):
             client.wire.send_bytes(data)
