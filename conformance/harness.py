@@ -23,6 +23,7 @@ from conformance.timing import Capabilities, Tokens, connect_doc, direct, is_ech
 from conformance.transcript import Transcript
 from conformance.verdicts import Violation
 from conformance.wire import Closed, Packet, WireClient
+from protocol import error_text
 
 QUICK_S = 5.0  # cases expected to take longer run only with --slow
 
@@ -267,6 +268,17 @@ class Chat:
     def check(self, rule: str, condition: bool, message: str) -> None:
         if not condition:
             raise Violation(rule, message)
+
+    def check_last_words(self, received: list[Any], code: str) -> None:
+        """A session the server ended (LIMIT-1): its last packets were the error for `code`,
+        then `disconnect`."""
+        ends = received[-2:]
+        right = (
+            len(ends) == 2
+            and is_error(ends[0], error_text(code))
+            and ends[1] == {"status": "disconnect"}
+        )
+        self.check("LIMIT-1", right, f"its last words before closing were {show(ends)}")
 
     def require_time(self, seconds: float, why: str) -> None:
         """Skip a case that would take longer than QUICK_S with this target's limits, unless

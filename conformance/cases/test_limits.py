@@ -12,7 +12,7 @@ import socket
 import time
 
 import protocol
-from conformance.harness import Chat, is_chat, is_error, show
+from conformance.harness import Chat, is_chat
 from conformance.timing import connect_doc
 from conformance.verdicts import Violation, requirement
 
@@ -22,23 +22,13 @@ CONNECTS_PER_S = 500  # connections a course server accepts per second, roughly
 MOST_UNREAD_BYTES = 64 * 2**20  # a server that never drops a client that does not read
 
 
-def _kicked(chat: Chat, before: list[object], code: str) -> None:
-    ends = before[-2:]
-    right = (
-        len(ends) == 2
-        and is_error(ends[0], protocol.error_text(code))
-        and ends[1] == {"status": "disconnect"}
-    )
-    chat.check("LIMIT-1", right, f"its last words before closing were {show(ends)}")
-
-
 @requirement("LIMIT-3", "LIMIT-1")
 def test_connect_timeout(chat: Chat) -> None:
     timeout = chat.caps.limits["connect_timeout_s"]
     chat.require_time(timeout, "waits out connect_timeout_s")
     client = chat.open("idle")
     before = client.expect_closed("LIMIT-3", timeout=timeout + 2 * chat.reply + 1.0)
-    _kicked(chat, before, "connect_timeout")
+    chat.check_last_words(before, "connect_timeout")
 
 
 def _freed(chat: Chat, name: str) -> bool:
@@ -91,4 +81,4 @@ def test_connections_past_the_limit_are_refused(chat: Chat) -> None:
         extra = chat.open("many")
     assert extra is not None
     before = extra.expect_closed("LIMIT-5")
-    _kicked(chat, before, "server_full")
+    chat.check_last_words(before, "server_full")
