@@ -73,6 +73,8 @@ class ChatServer:
         self._read_bytes = limit("read_bytes")
         self._flush_timeout = limit("flush_timeout_ms") / 1000
         self._conns: dict[int, Connection] = {}
+        # Closing connections in the order of their deadlines: each is `flush_timeout` after
+        # its close, so the order of closing (a dict keeps it) is the order of expiry.
         self._closing: dict[int, Connection] = {}
         self._dirty: set[Connection] = set()
         self._next_id = 0
@@ -132,7 +134,7 @@ class ChatServer:
                 now = time.monotonic()
                 timeout = TICK_S - (now - last_tick)
                 if self._closing:
-                    timeout = min(timeout, min(c.deadline for c in self._closing.values()) - now)
+                    timeout = min(timeout, next(iter(self._closing.values())).deadline - now)
                 for key, mask in self._selector.select(max(timeout, 0.0)):
                     self._on_ready(key.data, mask)
                 now = time.monotonic()
@@ -255,6 +257,7 @@ class ChatServer:
     def _close(self, conn: Connection, reason: str) -> None:
         conn.closing = True
         conn.deadline = time.monotonic() + self._flush_timeout
+        self._closing.pop(conn.id, None)  # closed again: to the back, with its new deadline
         self._closing[conn.id] = conn
         self._dirty.add(conn)
         log.info("close", extra={"conn": conn.id, "peer": conn.peer, "reason": reason})
@@ -288,7 +291,12 @@ class ChatServer:
             self._drop(conn)
 
     def _expire(self, now: float) -> None:
-        for conn in [c for c in self._closing.values() if c.deadline <= now]:
+        closing = self._closing
+        while closing:
+            conn = next(iter(closing.values()))
+            if conn.deadline > now:
+                return
+            del closing[conn.id]
             self._drop(conn)
 
     def _lost(self, conn: Connection) -> None:
