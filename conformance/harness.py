@@ -199,11 +199,7 @@ class Chat:
                 packet = client.recv()
             except Closed:
                 pytest.skip(f"precondition: connecting as {name} closed the connection")
-            if (
-                packet is None
-                or not isinstance(packet.value, dict)
-                or (packet.value.get("status") != "chat")
-            ):
+            if packet is None or not is_chat(packet.value):
                 got = "nothing" if packet is None else show(packet)
                 pytest.skip(f"precondition: connecting as {name} was answered with {got}")
             client.name = name

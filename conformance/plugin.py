@@ -80,8 +80,8 @@ class Active:
         except TargetError as error:
             raise pytest.UsageError(str(error)) from None
         profile: Profile = config.getoption("jsonchat_profile")
-        self.select = [t.strip() for t in config.getoption("jsonchat_select").split(",")]
-        self.select = [t for t in self.select if t]
+        terms = config.getoption("jsonchat_select").split(",")
+        self.select = [t.strip() for t in terms if t.strip()]
         self.run = Run(
             Options(
                 spec=spec,

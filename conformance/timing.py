@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import protocol
+from conformance.shapes import is_chat, is_welcome
 from conformance.wire import Closed, PacketReader, WireClient
 
 PROBE_TIMEOUT_S = 3.0  # before the round trip is known: generous, paid once by a silent target
@@ -116,10 +117,10 @@ def _careful_probe(address: tuple[str, int], tokens: Tokens) -> Capabilities:
             if value is None:
                 break
             packets.append(value)
-            if not _is_welcome(value):
+            if not is_welcome(value):
                 break
         rtt = time.monotonic() - started
-        answered = any(not _is_welcome(v) for v in packets)
+        answered = any(not is_welcome(v) for v in packets)
         client.send(direct(name, "probe"))
         sent = time.monotonic()
         seen = _until_echo(client, name)
@@ -135,9 +136,9 @@ def _careful_probe(address: tuple[str, int], tokens: Tokens) -> Capabilities:
 def _capabilities(
     seen: list[Any], echoes: bool, rtt: float, notes: tuple[str, ...] = ()
 ) -> Capabilities:
-    welcome = bool(seen) and _is_welcome(seen[0])
+    welcome = bool(seen) and is_welcome(seen[0])
     replies = seen[1 if welcome else 0 :]
-    answers = any(isinstance(v, dict) and v.get("status") == "chat" for v in replies[:1])
+    answers = any(is_chat(v) for v in replies[:1])
     announced = seen[0].get("limits") if welcome else None
     limits = dict(protocol.limits())
     if isinstance(announced, dict):
@@ -174,7 +175,3 @@ def _next_value(client: WireClient) -> Any:
     except Closed:
         return None
     return None if packet is None else packet.value
-
-
-def _is_welcome(value: Any) -> bool:
-    return isinstance(value, dict) and value.get("status") == "welcome"

@@ -92,14 +92,14 @@ def accepted_connect(chat: Chat, document: dict[str, Any], rule: str) -> None:
 def accepted_message(chat: Chat, document: dict[str, Any], rule: str) -> None:
     sender_name, target = document["user_name"], document["target"]
     if target.startswith("@"):
-        receiver, shown = chat.join(target), target
+        receiver = chat.join(target)
     elif target == "#all":
-        receiver, shown = chat.join(chat.user("receiver")), target
+        receiver = chat.join(chat.user("receiver"))
     else:
-        receiver, shown = chat.join(chat.user("receiver"), target), target
+        receiver = chat.join(chat.user("receiver"), target)
     sender = chat.join(sender_name)
     sender.send(document)
-    receiver.expect_delivery(rule, shown, sender_name, document["message"])
+    receiver.expect_delivery(rule, target, sender_name, document["message"])
 
 
 # -- by hand -------------------------------------------------------------------------------------
