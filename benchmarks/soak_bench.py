@@ -21,11 +21,11 @@ import argparse
 import json
 import sys
 import threading
-import time
 from typing import Any
 
 from benchmarks.serverproc import BenchServer
 from tests.robustness.swarm import Load, run
+from tests.robustness.target import wait_until
 
 RSS_TOLERANCE_KIB = 2048  # two of Python's 1 MiB arenas; one session costs over a kilobyte
 SAMPLE_S = 5.0
@@ -35,9 +35,7 @@ ATTACKERS = 5
 
 def settle_fds(server: BenchServer, expected: int, timeout: float = 30.0) -> int:
     """The fd count once closing connections are gone (each is held up to flush_timeout_ms)."""
-    deadline = time.monotonic() + timeout
-    while server.fd_count() != expected and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: server.fd_count() == expected, timeout)
     return server.fd_count()
 
 

@@ -33,7 +33,7 @@ from types import TracebackType
 from typing import Any
 
 from conformance.wire import Closed, WireClient
-from tests.transport.netutil import delivery, say, settle
+from tests.transport.netutil import connect, delivery, say, settle
 
 PACE_S = 0.002  # between exchanges: a chatty user, not a load generator
 BASELINE_EXCHANGES = 100
@@ -92,22 +92,12 @@ def exchange(
             client.close()
 
 
-def _join(address: tuple[str, int], name: str, room: str) -> WireClient:
-    client = WireClient(address, label=name, timeout=STALL_S)
-    client.send({"action": "connect", "user_name": name, "targets": [room]})
-    reply = client.recv_value()
-    if isinstance(reply, dict) and reply.get("status") == "welcome":
-        reply = client.recv_value()
-    assert isinstance(reply, dict) and reply.get("status") == "chat", reply
-    return client
-
-
 def main() -> None:
     host, port, tag = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     phases = [("baseline", Phase())]
     stop = threading.Event()
     result: list[list[str]] = []
-    a, b = (_join((host, port), f"@{tag}-{x}", f"#{tag}") for x in "ab")
+    a, b = (connect((host, port), f"@{tag}-{x}", f"#{tag}", timeout=STALL_S) for x in "ab")
     worker = threading.Thread(target=lambda: result.append(exchange(a, b, tag, phases, stop)))
     worker.start()
     while len(phases[0][1].rtts) < BASELINE_EXCHANGES and worker.is_alive():

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 
 from conformance.wire import Closed, WireClient
-from tests.robustness.target import DISCONNECTED
+from tests.robustness.target import DISCONNECTED, error
 from tests.transport.netutil import TIMEOUT, connect, say
 
 Address = tuple[str, int]
@@ -50,7 +50,7 @@ def garbage(address: Address, name: str, room: str) -> str | None:
     if isinstance(got, dict) and got.get("status") == "welcome":
         got = client.recv_value()
     client.close()
-    return None if got == {"status": "error", "message": "Malformed UTF-8 Data"} else repr(got)
+    return None if got == error("malformed_utf8") else repr(got)
 
 
 KINDS: tuple[Callable[[Address, str, str], str | None], ...] = (clean, reset, silent, garbage)

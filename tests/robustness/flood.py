@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import socket
 
+from conformance.wire import encode
+from tests.robustness.target import DISCONNECTED, error
 from tests.transport.netutil import TIMEOUT
 
-SERVER_FULL = [b'{"status":"error","message":"Server Full"}', b'{"status":"disconnect"}']
+SERVER_FULL = [encode(error("server_full")), encode(DISCONNECTED)]
 
 
 def dial(address: tuple[str, int], source: str, count: int) -> list[socket.socket]:
