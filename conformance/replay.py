@@ -47,7 +47,6 @@ def replay(transcript: Transcript, address: tuple[str, int], timeout: float) -> 
     outcome = Outcome()
     live = Transcript()
     clients: dict[str, WireClient] = {}
-    seen: dict[str, int] = {}  # bytes each client had received so far in the recording
     last_send: dict[str, float | None] = {}  # when a client's previous event was a send
     waited: dict[str, int] = {}  # the byte counts already waited for (in vain or not)
     opened: dict[str, WireClient] = {}  # the clients not closed by us yet
@@ -57,21 +56,21 @@ def replay(transcript: Transcript, address: tuple[str, int], timeout: float) -> 
         if event != "send":
             last_send[label] = None
         if event == "recv":
-            seen[label] = seen.get(label, 0) + len(record.data)
-            expected.received += record.data
+            expected.received += record.data  # what it had received so far in the recording
         elif event == "closed":
             expected.closed_by_server = True
         elif event == "open":
             clients[label] = opened[label] = WireClient(address, label, timeout, transcript=live)
         elif event in ("send", "close", "reset") and label in clients:
             client = clients[label]
-            _catch_up(opened, seen, waited, timeout)
+            _catch_up(opened, outcome.expected, waited, timeout)
             before = last_send.get(label)
             if event == "send" and before is not None:
                 # Writes the recording spaced out (a frame split on purpose) stay apart, so
                 # that the server reads them separately again.
                 time.sleep(min(max(record.t - before, 0.0), MAX_PAUSE_S))
-            last_send[label] = record.t if event == "send" else None
+            if event == "send":
+                last_send[label] = record.t
             if event != "send" and expected.closed_by_server:
                 client.wait_closed(timeout)  # the server closed it first in the recording
             with contextlib.suppress(Closed):
@@ -102,7 +101,10 @@ def replay(transcript: Transcript, address: tuple[str, int], timeout: float) -> 
 
 
 def _catch_up(
-    clients: dict[str, WireClient], seen: dict[str, int], waited: dict[str, int], timeout: float
+    clients: dict[str, WireClient],
+    recorded: dict[str, Expected],
+    waited: dict[str, int],
+    timeout: float,
 ) -> None:
     """Wait until every open client has what it had at this point of the recording.
 
@@ -112,7 +114,7 @@ def _catch_up(
     come in time is not waited for twice.
     """
     for label, client in clients.items():
-        wanted = seen.get(label, 0)
+        wanted = len(recorded[label].received)
         if client.received_bytes >= wanted or client.closed or waited.get(label) == wanted:
             continue
         waited[label] = wanted
