@@ -6,12 +6,10 @@ process, while a bystander pair (another process) exchanges checked messages in 
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import random
 import re
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,42 +19,14 @@ from conformance.wire import Closed, WireClient
 from protocol import error_table, error_text, limits
 from tests.robustness.bystander import Bystanders, undisturbed
 from tests.robustness.figures import record
-from tests.robustness.hostile import FAMILIES, Case, Scene
+from tests.robustness.hostile import FAMILIES
+from tests.robustness.hostile_client import SCENE, attack
 from tests.robustness.target import DISCONNECTED, Target, error
 from tests.transport.netutil import TIMEOUT, connect, settle
 
 req = pytest.mark.req
 ATTACKERS = 3
-SCENE = Scene(me="@evil", room="#by", victim="@by-a")  # the bystanders' room and a name
 MIN_ATTACK_S = 0.3  # short families are replayed, so that the bystanders exchange meanwhile
-
-
-def play(client: WireClient, case: Case) -> list[Any]:
-    """Write the case, then a barrier: what came back before the barrier is the answer."""
-    for i, data in enumerate(case.writes):
-        if i and case.pause_s:
-            time.sleep(case.pause_s)  # so that the parts arrive in separate reads
-        client.send_bytes(data)
-    return settle(client)
-
-
-def attack(address: tuple[str, int], me: str, family: str, failures: list[str]) -> None:
-    cases = list(FAMILIES[family](dataclasses.replace(SCENE, me=me)))
-    assert cases, family
-    attacker = connect(address, me)
-    until = time.monotonic() + MIN_ATTACK_S
-    try:
-        while not failures:
-            for case in cases:
-                got = play(attacker, case)
-                if got != list(case.replies):
-                    failures.append(f"{me} {case.label}: expected {case.replies!r}, got {got!r}")
-            if time.monotonic() > until:
-                break
-    except (Closed, TimeoutError) as lost:  # the barrier did not come back: the rest is moot
-        failures.append(f"{me} lost the connection during {family}: {lost}")
-    finally:
-        attacker.close()
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +49,9 @@ def test_each_hostile_frame_gets_exactly_its_error_and_bystanders_see_nothing(
     failures: list[str] = []
     bystanders.phase(family)
     threads = [
-        threading.Thread(target=attack, args=(target.address, f"@{family}{i}", family, failures))
+        threading.Thread(
+            target=attack, args=(target.address, f"@{family}{i}", family, failures, MIN_ATTACK_S)
+        )
         for i in range(ATTACKERS)
     ]
     for thread in threads:

@@ -22,7 +22,7 @@ from tests.robustness.bystander import Bystanders, undisturbed
 from tests.robustness.churn import churn
 from tests.robustness.figures import record
 from tests.robustness.flood import SERVER_FULL, dial, last_words
-from tests.robustness.hostile import FAMILIES, Scene
+from tests.robustness.hostile_client import attack
 from tests.robustness.target import DISCONNECTED, Target, error
 from tests.transport.netutil import connect, settle
 
@@ -79,15 +79,7 @@ def abuse_round(target: Target, round_no: int) -> list[str]:
         failures.extend(churn(target.address, 600, workers=3, tag=f"c{round_no}-"))
 
     def hostile() -> None:
-        me = f"@evil{round_no}"
-        attacker = connect(target.address, me)
-        until = time.monotonic() + ROUND_S
-        while time.monotonic() < until:
-            for case in FAMILIES["wrong_types"](Scene(me=me, room="#by", victim="@by-a")):
-                attacker.send_bytes(case.writes[0])
-                if (got := settle(attacker)) != list(case.replies):
-                    failures.append(f"{me} {case.label}: {got!r}")
-        attacker.close()
+        attack(target.address, f"@evil{round_no}", "wrong_types", failures, ROUND_S)
 
     stop = threading.Event()
     threads = [threading.Thread(target=f) for f in (cycles, hostile)]
