@@ -6,7 +6,8 @@ from tests.robustness.ledger import INF, Incarnation, Ledger
 
 
 def entry(ledger: Ledger, sender: Incarnation, target: str, seq: int) -> dict[str, str]:
-    return {"target": target, "from": sender.name, "message": f"{sender.id}:{seq}"}
+    """The delivery of `sender`'s message `seq` to `target`, its text as `ledger` writes it."""
+    return {"target": target, "from": sender.name, "message": f"{ledger.tag}{sender.id}:{seq}"}
 
 
 def room_of_two() -> tuple[Ledger, Incarnation, Incarnation]:
