@@ -69,11 +69,14 @@ def delivery(target: str, sender: str, text: str) -> dict[str, Any]:
 class ServerProcess:
     """`jsonchat serve` as a separate process, as a user starts it."""
 
-    def __init__(self, *args: str, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, *args: str, env: Mapping[str, str] | None = None, stderr: int = subprocess.PIPE
+    ) -> None:
+        """`stderr=subprocess.DEVNULL` discards the log (a pipe nobody reads would block it)."""
         self.process = subprocess.Popen(
             [sys.executable, "-m", "transport.cli", "serve", *args],
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=stderr,
             text=True,
             env={**os.environ, **(env or {})},
         )
