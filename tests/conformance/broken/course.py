@@ -23,7 +23,7 @@ import json
 import os
 import select
 import socket
-import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 MAX_BYTES = 4096
@@ -136,7 +136,7 @@ class CourseServer:
             del self.names[peer.name]
         peer.sock.close()
 
-    def send(self, peer: Peer, document: dict[str, object]) -> None:
+    def send(self, peer: Peer, document: Mapping[str, object]) -> None:
         try:
             data = json.dumps(document, separators=(",", ":"))
             peer.sock.sendall(data.encode() + (b"" if self.framing == "per-read" else b"\n"))
@@ -235,4 +235,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
