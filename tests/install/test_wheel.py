@@ -3,10 +3,13 @@
 `python -m build --no-isolation` makes the sdist and then the wheel from the sdist, so a file the
 sdist lacks is missing from the wheel too. The wheel goes into a fresh venv (`python -m venv`,
 then `pip install --no-index --find-links WHEELHOUSE`: dependencies from wheels kept in the test
-venv, see wheelhouse.py, so no network is needed once `make test` has run). Every command then
-runs from the installed `jsonchat`, in a folder outside the repository that has a pytest.ini and
-conftest.py files of its own, as an implementer's project may. About 35 s in all on this
-project's 2-core machine, 15 of them to build and install.
+venv, see wheelhouse.py, so no network is needed once `make test` has run). The fresh venv has no
+pip of its own: this venv's pip installs into it (`pip --python`), which spares ensurepip's 4 s
+of CPU (20 s on a busy machine) and installs the same files. Every command then runs from the
+installed `jsonchat`, in a folder outside the repository that has a pytest.ini and conftest.py
+files of its own, as an implementer's project may. On this project's 2-core machine, shared
+with other test runs (load average 7), it all took 60 s, 14 of them to build and install; the
+fuzzer's 3 seconds take 7 to 11.
 """
 
 from __future__ import annotations
@@ -85,9 +88,10 @@ def install(tmp_path_factory: pytest.TempPathFactory) -> Install:
     (sdist,) = dist.glob("jsonchat-*.tar.gz")
 
     venv = base / "venv"
-    made = run([sys.executable, "-m", "venv", str(venv)], cwd=base)
+    made = run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=base)
     assert made.returncode == 0, output(made)
-    pip_install = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    pip_install = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python")]
+    pip_install += ["install", "--quiet"]
     pip_install += ["--no-index", "--find-links", str(WHEELHOUSE), str(wheel)]
     installed = run(pip_install, cwd=base)
     if installed.returncode != 0:  # the wheelhouse lacks a dependency: fetch it, once
