@@ -22,7 +22,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/mypy
 
-test: lint
+# Wheels of jsonchat's dependencies: tests/install installs the wheel it builds into a fresh venv
+# from these, so it needs no network after this (see tests/install/wheelhouse.py).
+WHEELHOUSE := $(VENV)/wheelhouse/.filled
+
+$(WHEELHOUSE): $(STAMP)
+	$(BIN)/python -m tests.install.wheelhouse
+	touch $@
+
+test: lint $(WHEELHOUSE)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -2,13 +2,15 @@
 
 `conformance` is pytest underneath: this turns its options into the plugin's and runs the cases
 shipped in `conformance.cases`, so `pytest --jsonchat-target=... --pyargs conformance.cases`
-does the same. The plugin is loaded explicitly and its entry point blocked (`-p no:jsonchat`),
+does the same. The plugin is loaded explicitly and no entry point is (`--disable-plugin-autoload`),
 so the command works whether or not the entry point is installed, without loading it twice.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 from conformance import replay
 from conformance.target import TargetError, parse_target
@@ -61,7 +63,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def pytest_args(args: argparse.Namespace) -> list[str]:
-    argv = ["--pyargs", "conformance.cases", "-p", "no:jsonchat", "-p", "conformance.plugin"]
+    # The suite is the same wherever it is installed and whatever folder it is run from: case
+    # names are relative to the folder that holds the `conformance` package (as in the
+    # repository), and the working folder's pytest configuration (-c: an empty one instead) and
+    # conftest.py are not read. Installed plugins are not loaded either, the suite's own plugin
+    # excepted; that also spares the user pytest's warnings about rewriting modules this
+    # command has already imported.
+    argv = ["--pyargs", "conformance.cases", "--rootdir", str(Path(__file__).parent.parent)]
+    argv += ["-c", os.devnull, "--noconftest", "--disable-plugin-autoload"]
+    argv += ["-p", "conformance.plugin"]
     # --tb=no: the suite's own summary already says what broke and how to replay it.
     argv += ["-p", "no:cacheprovider", "-q", "-rN", "--no-header", "--tb=no"]
     argv += ["--jsonchat-profile", args.profile, "--jsonchat-transcripts", args.transcripts]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 
 from conformance import cli as conformance_cli
 from conformance.fuzz import cli as fuzz_cli
 from protocol import cli as spec_cli
+from protocol import load_json
 from transport import client, serve
 
 
@@ -16,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jsonchat", description="JSON-over-TCP chat: spec, reference server, conformance"
     )
+    parser.add_argument("--version", action="version", version=version())
     subparsers = parser.add_subparsers(dest="command", required=True)
     serve.add_parser(subparsers)
     client.add_parser(subparsers)
@@ -23,6 +26,15 @@ def build_parser() -> argparse.ArgumentParser:
     conformance_cli.add_parser(subparsers)  # `conformance` and `replay`
     fuzz_cli.add_parser(subparsers)
     return parser
+
+
+def version() -> str:
+    """`jsonchat 0.1.0 (protocol version 1)`: the installed package, and the protocol it speaks."""
+    try:
+        package = metadata.version("jsonchat")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        package = "(not installed)"
+    return f"jsonchat {package} (protocol version {load_json('requirements.json')['version']})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
