@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench bench-baseline valgrind lint spec clean
+.PHONY: run test bench bench-baseline valgrind redis lint spec clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ lint: $(STAMP)
 test: lint valgrind
 	$(BIN)/python -m pytest
 
-bench: $(STAMP) valgrind
+bench: $(STAMP) valgrind redis
 	$(BIN)/python -m benchmarks.run_all
 
 # After a change meant to cost (or save) engine instructions: rewrite the baseline the tests hold.
@@ -37,6 +37,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 valgrind:
 	@command -v valgrind >/dev/null || \
 		{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q valgrind; }
+
+# Redis pub/sub is what the fan-out is measured against (benchmarks/redis_bench.py): from Debian.
+redis:
+	@command -v redis-server >/dev/null || \
+		{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q redis-server; }
 
 spec: $(STAMP)
 	$(BIN)/jsonchat spec render
