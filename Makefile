@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench lint spec clean
+.PHONY: run test bench bench-baseline valgrind redis lint spec clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,11 +30,26 @@ $(WHEELHOUSE): $(STAMP)
 	$(BIN)/python -m tests.install.wheelhouse
 	touch $@
 
-test: lint $(WHEELHOUSE)
+test: lint valgrind $(WHEELHOUSE)
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(STAMP) valgrind redis
 	$(BIN)/python -m benchmarks.run_all
+
+# After a change meant to cost (or save) engine instructions: rewrite the baseline the tests hold.
+bench-baseline: $(STAMP) valgrind
+	$(BIN)/python -m benchmarks.instructions_bench --update-baseline
+
+# Callgrind counts the engine's instructions (benchmarks/instructions_bench.py): from Debian.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+valgrind:
+	@command -v valgrind >/dev/null || \
+		{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q valgrind; }
+
+# Redis pub/sub is what the fan-out is measured against (benchmarks/redis_bench.py): from Debian.
+redis:
+	@command -v redis-server >/dev/null || \
+		{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q redis-server; }
 
 spec: $(STAMP)
 	$(BIN)/jsonchat spec render

@@ -82,13 +82,19 @@ def read_until(clients: list[socket.socket], marker: bytes, timeout: float = 60)
 
 
 def broadcast(clients: int) -> dict[str, float]:
-    with BenchServer("--no-welcome", "--max-connections-per-address", str(clients + 1)) as server:
+    limit = str(clients + 1)  # the clients and the sender, all from 127.0.0.1
+    with BenchServer(
+        "--no-welcome", "--max-connections", limit, "--max-connections-per-address", limit
+    ) as server:
         rss_before = server.rss_kib()
-        socks = open_clients(server, clients)
-        for i, sock in enumerate(socks):
-            sock.setblocking(True)
+        # Each client connects as soon as it is open: opened all first, the first ones would
+        # wait out connect_timeout_s while thousands more open, and be let go.
+        socks = []
+        for i in range(clients):
+            sock = socket.create_connection((server.host, server.port))
             sock.sendall(b'{"action":"connect","user_name":"@c%d","targets":[]}\n' % i)
             sock.setblocking(False)
+            socks.append(sock)
         read_until(socks, b'"history":[]}\n')
         rss_after = server.rss_kib()
         sender = socket.create_connection((server.host, server.port))

@@ -21,9 +21,18 @@ def encode(message: Mapping[str, Any]) -> bytes:
     return orjson.dumps(message, option=_NEWLINE)
 
 
+# What `encode` writes around the single entry of a live delivery, cut where the entry goes.
+_DELIVERY_HEAD, _DELIVERY_TAIL = encode({"status": "chat", "history": [None]}).split(b"null")
+_dumps = orjson.dumps
+
+
 def encode_delivery(entry: Mapping[str, str]) -> bytes:
-    """One live delivery (ROUTE-9): a `chat` with the single entry `{target, from, message}`."""
-    return orjson.dumps({"status": "chat", "history": [entry]}, option=_NEWLINE)
+    """One live delivery (ROUTE-9): a `chat` with the single entry `{target, from, message}`.
+
+    The same bytes as `encode` on the whole message, but only the entry is encoded: the
+    message and list around it would cost a fifth of what a room message costs in the codec.
+    """
+    return b"".join((_DELIVERY_HEAD, _dumps(entry), _DELIVERY_TAIL))
 
 
 @cache

@@ -61,12 +61,17 @@ def parse(frame: bytes) -> Frame:
     try:
         document = _loads(frame)
     except _JSONDecodeError:
-        try:
-            frame.decode("utf-8")
-        except UnicodeDecodeError:
-            return FrameError.MALFORMED_UTF8
-        return FrameError.MALFORMED_JSON
+        return _malformed(frame)
     return document if type(document) is dict else FrameError.MALFORMED_JSON
+
+
+def _malformed(frame: bytes) -> FrameError:
+    """The error for a frame orjson rejected: FRAME-7's own when it is not UTF-8 at all."""
+    try:
+        frame.decode("utf-8")
+    except UnicodeDecodeError:
+        return FrameError.MALFORMED_UTF8
+    return FrameError.MALFORMED_JSON
 
 
 # The scanner's modes (plain ints: an Enum member lookup costs more than the fast path).
@@ -96,6 +101,26 @@ class FrameDecoder:
         return sum(map(len, self._parts))
 
     def feed(self, data: bytes) -> list[Frame]:
+        last = len(data) - 1
+        # The usual read, decoded without slicing: one line from `{` to its `\n`, in between
+        # frames, at most a frame long. When orjson parses it, it is one object (the newline is
+        # trailing whitespace to JSON), as `_feed` would find. When orjson fails on it and it
+        # holds no `}`, nothing can end the object before the newline, so the scanner would make
+        # the whole line one frame, a malformed one. Otherwise `_feed` decides.
+        if (
+            self._mode is BETWEEN
+            and 0 < last <= self._max
+            and data[0] == _OPEN
+            and data.find(b"\n") == last
+        ):
+            try:
+                return [_loads(data)]
+            except _JSONDecodeError:
+                if data.find(b"}") < 0:
+                    return [_malformed(data)]
+        return self._feed(data)
+
+    def _feed(self, data: bytes) -> list[Frame]:
         frames: list[Frame] = []
         pos, end = 0, len(data)
         while pos < end:

@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
+from math import inf
 from typing import Any
 
 from protocol import schema, schema_keyword_errors
@@ -114,7 +115,11 @@ class _Source:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
-        self.constants: dict[str, Any] = {"same": same, "utf8_size": utf8_size}
+        self.constants: dict[str, Any] = {
+            "same": same,
+            "utf8_size": utf8_size,
+            "remember": remember,
+        }
         self._names = 0
 
     def name(self, prefix: str) -> str:
@@ -136,22 +141,47 @@ class _Source:
             test = _passes(keyword, body[keyword], v, c, known_type)
             self.lines.append(f"{pad}if not {test}: return False")
         if "properties" in body:
-            self.lines.append(f"{pad}if type({v}) is dict:")
-            self.lines.append(f"{pad}    pass")
+            # A required key is there once `required` has passed (assertions come first).
+            present = set(body.get("required", ())) if known_type == "object" else set()
+            if known_type != "object":
+                self.lines.append(f"{pad}if type({v}) is dict:")
+                indent, pad = indent + 1, pad + "    "
             for key, sub in body["properties"].items():
                 value = self.name("v")
-                self.lines.append(f"{pad}    {value} = {v}.get({key!r}, _MISSING)")
-                self.lines.append(f"{pad}    if {value} is not _MISSING:")
-                self.lines.append(f"{pad}        pass")
-                self.emit(sub, value, indent + 2)
+                if key in present:
+                    self.lines.append(f"{pad}{value} = {v}[{key!r}]")
+                    self.emit_memoised(sub, value, indent)
+                else:
+                    self.lines.append(f"{pad}{value} = {v}.get({key!r}, _MISSING)")
+                    self.lines.append(f"{pad}if {value} is not _MISSING:")
+                    self.emit_memoised(sub, value, indent + 1)
         if "items" in body:
             item = self.name("v")
             self.lines.append(f"{pad}if type({v}) is list:")
             self.lines.append(f"{pad}    for {item} in {v}:")
             self.lines.append(f"{pad}        pass")
-            self.emit(body["items"], item, indent + 2)
+            self.emit_memoised(body["items"], item, indent + 2)
         if "not" in body:
             self.lines.append(f"{pad}if {self.inline(body['not'], v, known_type)}: return False")
+
+    def emit_memoised(self, body: Mapping[str, Any], v: str, indent: int) -> None:
+        """`emit`, skipped for a short string already found valid against `body`.
+
+        User names and room names come back in almost every message, and their six keywords
+        (type, lengths in characters and bytes, prefix, forbidden characters) cost more than
+        anything else in a `message`. Whether a string is valid depends on nothing but its
+        value, so remembering valid ones changes no answer; the memo holds at most
+        `MEMO_SIZE` strings of at most `MEMO_MAX_LENGTH` characters, and starts over when full.
+        """
+        pad = "    " * indent
+        if body.get("type") != "string" or body.get("maxLength", inf) > MEMO_MAX_LENGTH:
+            self.lines.append(f"{pad}pass")
+            self.emit(body, v, indent)
+            return
+        memo = self.constant(set())
+        self.lines.append(f"{pad}if type({v}) is not str or {v} not in {memo}:")
+        self.emit(body, v, indent + 1)
+        self.lines.append(f"{pad}    remember({memo}, {v})")
 
     def inline(self, body: Mapping[str, Any], v: str, known_type: str | None) -> str:
         """An expression for "`v` is valid against `body`": inline when `body` is flat."""
@@ -165,6 +195,15 @@ class _Source:
 
 
 _MISSING = object()
+MEMO_SIZE = 4096
+MEMO_MAX_LENGTH = 64
+
+
+def remember(memo: set[str], value: str) -> None:
+    """Add a valid string to a memo of `emit_memoised`, which starts over when full."""
+    if len(memo) >= MEMO_SIZE:
+        memo.clear()
+    memo.add(value)
 
 
 def generate(body: Mapping[str, Any]) -> Check:
