@@ -107,7 +107,13 @@ def probe(address: tuple[str, int]) -> Capabilities:
         return suite_probe(address, Tokens())
     except (Closed, OSError) as error:
         note = f"the probe failed: {error}"
-        return Capabilities(False, False, False, Timing.from_rtt(0.0), (note,))
+        return Capabilities(
+            echoes_self=False,
+            answers_connect=False,
+            sends_welcome=False,
+            timing=Timing.from_rtt(0.0),
+            notes=(note,),
+        )
 
 
 def describe(caps: Capabilities) -> str:
