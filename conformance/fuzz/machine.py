@@ -61,6 +61,7 @@ LONG_TEXT_BYTES = 3000  # a text this long is there for VALIDATE-8 (3800 bytes m
 CORE_DELIVERIES: tuple[frames.Delivery, ...] = ("whole", "whole", "bare")  # FRAME-1, FRAME-2
 CORE_MISDEEDS = ("junk", "oversize", "utf8")  # an invalid document could be deliverable to a
 # core server (what it does with one is `full`), and others would get it
+CORE_GOODBYES = ("disconnect", "close", "reset", *CORE_MISDEEDS)
 # How a frame is written, and which misdeeds are drawn, depend on the profile of the run:
 # `st.runner()` is the state machine itself.
 HOW: st.SearchStrategy[frames.Delivery] = st.runner().flatmap(
@@ -282,13 +283,15 @@ class ChatFuzzer(RuleBasedStateMachine):
     @recorded
     def connect_as_newcomer(self, client: str) -> None:
         """Connect under the first name no client of this example holds: it keeps enough users
-        around for direct messages to find someone."""
+        around for direct messages to find someone (and, in core, members for room 0)."""
         taken = {self.oracle.name_of(c) for c in self.live}
         if self.oracle.name_of(client) is None:
             user = next(i for i in range(len(self.live) + 1) if self.user(i) not in taken)
-            if self.core and not self.claim(client, user, []):
+            rooms = [0] if self.core else []  # no auto-join in core: newcomers meet in #r0
+            if self.core and not self.claim(client, user, rooms):
                 return
-            document = {"action": "connect", "user_name": self.user(user), "targets": []}
+            targets = [self.room(r) for r in rooms]
+            document = {"action": "connect", "user_name": self.user(user), "targets": targets}
             self.write(client, frame(document))
 
     def claim(self, client: str, user: int, rooms: list[int]) -> bool:
@@ -339,6 +342,24 @@ class ChatFuzzer(RuleBasedStateMachine):
         if self.may_post(client, self.user(user), text):
             self.post(client, self.user(user), text, how, cut)
 
+    @rule(client=clients, other=st.integers(0, 3), text=TEXTS, how=HOW, cut=CUTS)
+    @recorded
+    def say_to_someone(
+        self, client: str, other: int, text: str, how: frames.Delivery, cut: int
+    ) -> None:
+        """A direct message to another user who is connected, whoever that is. Few users are
+        connected at a time, so user numbers (`say_to_user`) mostly find no one, and a bug
+        that shows once in many deliveries (ROUTE-5) needs many."""
+        me = self.oracle.name_of(client)
+        names = sorted(
+            {name for c in self.live if (name := self.oracle.name_of(c)) not in (None, me)}
+        )
+        if names:
+            target = names[other % len(names)]
+            if self.may_post(client, target, text):
+                self.program[-1] += f"  # to {target}"
+                self.post(client, target, text, how, cut)
+
     @precondition(lambda self: self.full)
     @rule(client=clients, text=TEXTS)
     @recorded
@@ -376,16 +397,36 @@ class ChatFuzzer(RuleBasedStateMachine):
         }
         self.write(client, frame(document))
 
+    @precondition(lambda self: self.full)
     @rule(client=consumes(clients))
     @recorded
     def disconnect(self, client: str) -> None:
         self.write(client, frame({"action": "disconnect"}))
-        self.gone_for_good(client)
 
+    @precondition(lambda self: self.full)
     @rule(client=consumes(clients), reset=st.booleans())
     @recorded
     def drop(self, client: str, reset: bool) -> None:
         self.hang_up(client, reset)
+
+    @precondition(lambda self: self.core)
+    @rule(client=consumes(clients), way=st.sampled_from(CORE_GOODBYES), data=st.data())
+    @recorded
+    def go_away(self, client: str, way: str, data: st.DataObject) -> None:
+        """Core: every way a client leaves, in one rule: `disconnect`, a close, a reset, or a bad
+        frame (junk, one byte too long, not UTF-8) and then a close. What a core server
+        answers to a bad frame, and what the session is after it, core does not say; only that
+        everyone else is still served. (As three rules, like `full`'s, they would end clients
+        faster than the others give them names and rooms, and little would be routed.)"""
+        if way == "disconnect":
+            self.write(client, frame({"action": "disconnect"}))
+            self.gone_for_good(client)
+            return
+        if way in CORE_MISDEEDS and client not in self.oracle.gone:
+            payload, how = self.bad_frame(client, way, data)
+            self.write(client, payload, how)
+            self.actors.discard(client)  # its answer is not judged
+        self.hang_up(client, reset=way == "reset")
 
     def hang_up(self, client: str, reset: bool = False) -> None:
         live = self.live[client]
@@ -397,12 +438,19 @@ class ChatFuzzer(RuleBasedStateMachine):
         self.oracle.lost(client)
         self.gone_for_good(client)
 
+    @precondition(lambda self: self.full)
     @rule(client=clients, data=st.data())
     @recorded
     def misbehave(self, client: str, data: st.DataObject) -> None:
         """One bad frame: invalid by one schema keyword, junk, one byte too long, not UTF-8."""
-        kinds = CORE_MISDEEDS if self.core else ("schema", *CORE_MISDEEDS)
-        kind = data.draw(st.sampled_from(kinds), label="kind")
+        kind = data.draw(st.sampled_from(("schema", *CORE_MISDEEDS)), label="kind")
+        payload, how = self.bad_frame(client, kind, data)
+        self.write(client, payload, how, data.draw(CUTS))
+
+    def bad_frame(
+        self, client: str, kind: str, data: st.DataObject
+    ) -> tuple[bytes, frames.Delivery]:
+        """A frame of the kind asked for, and how to write it (noted in the program)."""
         if kind == "schema":
             action = data.draw(st.sampled_from(["connect", "message", "disconnect"]))
             payload = frame(data.draw(invalid_for(f"client/{action}")).document)
@@ -413,15 +461,9 @@ class ChatFuzzer(RuleBasedStateMachine):
             payload = frames.oversize_by_one(limit, self.name(client))
         else:
             payload = frames.with_invalid_utf8({"action": "message", "user_name": "@x"})
-        how, cut = data.draw(HOW), data.draw(CUTS)
+        how = data.draw(HOW)
         self.program[-1] += f"  # sent {payload[:60]!r}{'...' * (len(payload) > 60)} {how}"
-        if self.core and client in self.oracle.gone:
-            return
-        self.write(client, payload, how, cut)
-        if self.core:  # what the answer is, and the session after it, core does not say
-            self.program[-1] += ", then hung up"
-            self.actors.discard(client)
-            self.hang_up(client)
+        return payload, how
 
     # -- checking -----------------------------------------------------------------------------
 
