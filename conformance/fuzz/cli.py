@@ -147,7 +147,11 @@ def report(result: FuzzResult, target: str, profile: Profile = "full") -> list[s
     if failure is None:
         lines.append("no finding")
         return lines
-    lines.append(f"FINDING after {failure.found_after:.1f} s; the shortest failing program seen:")
+    first = record.first or failure
+    lines.append(
+        f"FINDING after {first.found_after:.1f} s; the shortest failing program seen "
+        f"(at {failure.found_after:.1f} s):"
+    )
     lines += [f"  {step}" for step in failure.program]
     lines += [f"  {problem}" for problem in failure.finding.problems]
     lines.append(f"requirements involved: {', '.join(failure.finding.requirements)}")
