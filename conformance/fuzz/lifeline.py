@@ -79,7 +79,7 @@ class Lifeline:
         self.caps: Capabilities | None = None  # set once probed; the pacer needs it
         self.timeout = 1.0  # the pacer's wait for its round trips
         self._pacer: _Pacer | None = None
-        self._pacer_failed = False
+        self._pacer_failed: tuple[str, int] | None = None  # the address where it could not be
 
     @property
     def address(self) -> tuple[str, int]:
@@ -140,11 +140,12 @@ class Lifeline:
         if self._pacer is not None and self._pacer.address != self.address:
             self._pacer.close()  # from before a restart
             self._pacer = None
-        if self._pacer is None and self.caps is not None and not self._pacer_failed:
+        if self._pacer is None and self.caps is not None and self._pacer_failed != self.address:
             self._pacer = _Pacer.start(self.address, self.caps, self.timeout)
-            # One that cannot be made now never will on this target (it closes every
-            # connection, or answers nothing): the examples find out why, with a transcript.
-            self._pacer_failed = self._pacer is None
+            # One that cannot be made now will not be on this process (it closes every
+            # connection, answers nothing, or has just died): the examples find out why, with a
+            # transcript; a restarted process, on its new address, gets a new try.
+            self._pacer_failed = None if self._pacer else self.address
         return self._pacer
 
     def _retire(self) -> None:
