@@ -32,7 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description="Clients connect, post, leave and misbehave at random against TARGET while "
         "the reference engine predicts every packet; a difference shrinks to a short program "
         "and a transcript that `jsonchat replay` plays back. A target that dies is a finding, "
-        f"and a cmd: target is restarted to shrink it. {TABLE}.",
+        f"and a cmd: target is restarted to shrink it. {TABLE[:1].upper()}{TABLE[1:]}.",
     )
     parser.add_argument("target", help="tcp:HOST:PORT or cmd:'COMMAND {host} {port}'")
     parser.add_argument(
