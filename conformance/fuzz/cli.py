@@ -1,5 +1,9 @@
 """`jsonchat fuzz TARGET`: fuzz a live server against the engine; exit 1 on a finding.
 
+The exit statuses are those of `jsonchat conformance` and `jsonchat replay` (conformance/
+exitcodes.py): a target that accepted connections and then misbehaved, died or went silent is a
+finding (1), never "unreachable" (3), which is kept for a target that never accepted one.
+
 Hypothesis is imported when the command runs, not when the parser is built, so that every other
 `jsonchat` command starts without it.
 """
@@ -12,13 +16,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from conformance.target import Target, TargetError, parse_target
-from protocol import requirements
+from conformance.exitcodes import TABLE, ExitStatus
+from conformance.target import TargetError, parse_target
+from protocol import Profile, requirements
 
 if TYPE_CHECKING:
     from conformance.fuzz.run import FuzzResult
-
-EXIT_FINDING, EXIT_TARGET = 1, 3
+    from conformance.timing import Capabilities
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,10 +31,16 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="compare a live server with the reference engine on generated sessions",
         description="Clients connect, post, leave and misbehave at random against TARGET while "
         "the reference engine predicts every packet; a difference shrinks to a short program "
-        "and a transcript that `jsonchat replay` plays back. Exit status: 0 nothing found, "
-        "1 a finding, 3 the target cannot be used.",
+        "and a transcript that `jsonchat replay` plays back. A target that dies is a finding, "
+        f"and a cmd: target is restarted to shrink it. {TABLE[:1].upper()}{TABLE[1:]}.",
     )
     parser.add_argument("target", help="tcp:HOST:PORT or cmd:'COMMAND {host} {port}'")
+    parser.add_argument(
+        "--profile",
+        choices=["core", "full"],
+        default="full",
+        help="core: compare only what every course server agrees on; full: all of v1",
+    )
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to search (60)")
     parser.add_argument("--seed", type=int, default=0, help="the same seed replays the same run")
     parser.add_argument("--clients", type=int, default=4, help="clients per example (4)")
@@ -47,54 +57,108 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run(args: argparse.Namespace) -> int:
-    from conformance.fuzz.probe import TargetUnusable, probe
-    from conformance.fuzz.run import fuzz
+    from conformance.fuzz.lifeline import Lifeline, TargetGone
+    from conformance.fuzz.run import fuzz, wait_limit
 
     try:
-        target = Target(parse_target(args.target))
-        target.ensure_up()
+        lifeline = Lifeline(parse_target(args.target))
     except TargetError as error:
         print(f"jsonchat fuzz: {error}", file=sys.stderr)
-        return EXIT_TARGET
+        return ExitStatus.USAGE
     try:
-        found = probe(target.address)
+        try:
+            lifeline.up()
+        except (TargetError, TargetGone) as error:
+            print(f"jsonchat fuzz: {error}", file=sys.stderr)
+            return ExitStatus.UNREACHABLE
+        caps = probe(lifeline.address)
         print(
-            f"fuzz: {args.target}  round trip {found.rtt * 1000:.2f} ms  "
-            f"timeout {found.timeout:.2f} s  seed {args.seed}",
+            f"fuzz: {args.target}  profile {args.profile}  "
+            f"round trip {caps.timing.rtt * 1000:.2f} ms  timeout {wait_limit(caps):.2f} s  "
+            f"seed {args.seed}\n{describe(caps)}",
             file=sys.stderr,
         )
         result = fuzz(
-            found, args.seconds, args.seed, args.clients, args.transcripts, args.shrink_seconds
+            lifeline,
+            caps,
+            args.seconds,
+            args.seed,
+            args.clients,
+            args.transcripts,
+            args.shrink_seconds,
+            profile=args.profile,
         )
-    except TargetUnusable as error:
-        print(f"jsonchat fuzz: {error}", file=sys.stderr)
-        return EXIT_TARGET
     finally:
-        target.retire()
-    print("\n".join(report(result, args.target)))
-    return EXIT_FINDING if result.failure else 0
+        lifeline.close()
+    print("\n".join(report(result, args.target, args.profile)))
+    if result.failure:
+        return ExitStatus.FAILED
+    return ExitStatus.OK if result.record.steps else ExitStatus.NOTHING_RAN
 
 
-def report(result: FuzzResult, target: str) -> list[str]:
+def probe(address: tuple[str, int]) -> Capabilities:
+    """The suite's probe. A probe that the target broke (it closed or refused the connection)
+    still lets the fuzz run, which then finds out why with a transcript to show for it."""
+    from conformance.timing import Capabilities, Timing, Tokens
+    from conformance.timing import probe as suite_probe
+    from conformance.wire import Closed
+
+    try:
+        return suite_probe(address, Tokens())
+    except (Closed, OSError) as error:
+        note = f"the probe failed: {error}"
+        return Capabilities(
+            echoes_self=False,
+            answers_connect=False,
+            sends_welcome=False,
+            timing=Timing.from_rtt(0.0),
+            notes=(note,),
+        )
+
+
+def describe(caps: Capabilities) -> str:
+    def yes(flag: bool) -> str:
+        return "yes" if flag else "no"
+
+    line = (
+        f"probe: welcome {yes(caps.sends_welcome)}, answers connect {yes(caps.answers_connect)}, "
+        f"echoes a message to oneself {yes(caps.echoes_self)}"
+    )
+    return "\n".join([line, *(f"probe: {note}" for note in caps.notes)])
+
+
+def report(result: FuzzResult, target: str, profile: Profile = "full") -> list[str]:
     record = result.record
     lines = [
         f"{record.steps} steps in {result.seconds:.1f} s ({result.steps_per_second:.0f}/s), "
         f"{record.examples} examples"
     ]
-    everything = requirements()
+    everything = [r for r in requirements() if r.in_profile(profile)]
     exercised = [r for r in everything if r.id in record.hits]  # in the spec's order
-    lines.append(f"requirements exercised ({len(exercised)} of {len(everything)}):")
+    lines.append(f"requirements of {profile} exercised ({len(exercised)} of {len(everything)}):")
     lines += [f"  {r.id:<14} {record.hits[r.id]:>7}  {r.text[:70]}" for r in exercised]
     ways = ", ".join(f"{how} {count}" for how, count in record.deliveries.most_common())
     lines.append(f"writes (steps): {ways}")
     failure = result.failure
+    if result.restarts:
+        lines.append(f"the target died and was restarted {result.restarts} times")
+    if result.ended:
+        lines.append(f"the search ended early: {result.ended}")
     if failure is None:
         lines.append("no finding")
         return lines
-    lines.append(f"FINDING after {failure.found_after:.1f} s; the shortest failing program seen:")
-    lines += [f"  state.{step}" for step in failure.program]
+    first = record.first or failure
+    lines.append(
+        f"FINDING after {first.found_after:.1f} s; the shortest failing program seen "
+        f"(at {failure.found_after:.1f} s):"
+    )
+    lines += [f"  {step}" for step in failure.program]
     lines += [f"  {problem}" for problem in failure.finding.problems]
     lines.append(f"requirements involved: {', '.join(failure.finding.requirements)}")
+    death = failure.finding.death
+    if death is not None and death.output:
+        lines.append("what the target printed last:")
+        lines += [f"  {line}" for line in death.output]
     for path in result.transcripts:
         lines.append(f"replay: jsonchat replay {shlex.quote(str(path))} {shlex.quote(target)}")
     if len(result.transcripts) > 1:

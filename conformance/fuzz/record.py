@@ -14,17 +14,26 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from conformance.fuzz.lifeline import Death
 from conformance.transcript import Transcript
+
+# The rule a target breaks when one client's hang-up, reset or bad frame costs the others their
+# service, or kills the server. A `core` rule for it is being added to requirements.json; until
+# it is, DISCONNECT-6 (`full`) says it. One constant, so that the change is one line.
+SERVES_OTHERS = "DISCONNECT-6"
 
 
 class Finding(AssertionError):
     """The target differed from the oracle after a step; `requirements` are the step's rules."""
 
-    def __init__(self, problems: list[str], requirements: list[str]) -> None:
+    def __init__(
+        self, problems: list[str], requirements: list[str], death: Death | None = None
+    ) -> None:
         lines = [*problems, f"requirements involved: {', '.join(requirements)}"]
         super().__init__("\n".join(lines))
         self.problems = problems
         self.requirements = requirements
+        self.death = death  # the target died (or stopped accepting) in this example
 
 
 class StopShrinking(BaseException):

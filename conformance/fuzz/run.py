@@ -5,6 +5,12 @@ number: the same seed against the same target replays the same run. On a failure
 shrinks, for at most `shrink_seconds`; the run reports the shortest failing example it saw
 (record.py), written as two transcripts: that example alone, and all the traffic up to the first
 failure (for bugs that need the target's earlier state to show).
+
+What the target can do is learned by the suite's own probe (conformance/timing.py), and waits are
+scaled from its round trip by the suite's rule (`Timing.from_rtt`), with a floor of 1 s instead
+of 0.3: a correct run never waits it out (every wait ends when the predicted packets or a round
+trip's echo arrive), so only findings pay for it, each time Hypothesis replays one while shrinking,
+and a loaded machine can stall a correct target for a few hundred milliseconds.
 """
 
 from __future__ import annotations
@@ -20,13 +26,23 @@ from hypothesis import HealthCheck, seed, settings
 from hypothesis.errors import HypothesisException
 from hypothesis.stateful import get_state_machine_test
 
+from conformance.fuzz.lifeline import Death, Lifeline, TargetGone
 from conformance.fuzz.machine import ChatFuzzer, FuzzSettings
-from conformance.fuzz.probe import Probe
-from conformance.fuzz.record import Failure, RunRecord, StopShrinking
+from conformance.fuzz.record import SERVES_OTHERS, Failure, Finding, RunRecord, StopShrinking
+from conformance.timing import Capabilities, Timing
 from conformance.transcript import Transcript
+from protocol import Profile
 
 EXAMPLES_PER_BATCH = 20
 STEPS_PER_EXAMPLE = 40
+MIN_TIMEOUT_S = 1.0
+
+
+def wait_limit(caps: Capabilities) -> float:
+    """How long a packet may be late before it counts as missing (see above). A target that
+    never echoed in the probe gave no round trip to scale from: the floor."""
+    rtt = caps.timing.rtt if caps.echoes_self else 0.0
+    return Timing.from_rtt(rtt, floor=MIN_TIMEOUT_S).reply
 
 
 @dataclass
@@ -34,6 +50,8 @@ class FuzzResult:
     record: RunRecord
     seconds: float = 0.0
     transcripts: list[Path] = field(default_factory=list)
+    restarts: int = 0  # of a cmd: target that died
+    ended: str = ""  # why the search stopped early, if it did (a tcp: target that died)
 
     @property
     def failure(self) -> Failure | None:
@@ -45,21 +63,28 @@ class FuzzResult:
 
 
 def fuzz(
-    probe: Probe,
+    lifeline: Lifeline,
+    caps: Capabilities,
     seconds: float,
     seed_value: int,
     clients: int = 4,
     transcript_dir: Path = Path("jsonchat-transcripts"),
     shrink_seconds: float = 30.0,
     out: TextIO = sys.stderr,
+    profile: Profile = "full",
 ) -> FuzzResult:
+    """Search for `seconds`, then shrink a finding; `lifeline` is up and `caps` its probe's."""
+    timeout = wait_limit(caps)
+    lifeline.caps, lifeline.timeout = caps, timeout
     ChatFuzzer.settings_ = FuzzSettings(
-        address=probe.address,
-        timeout=probe.timeout,
+        lifeline=lifeline,
+        profile=profile,
+        timeout=timeout,
         max_clients=clients,
-        limits=probe.limits,
+        limits=dict(caps.limits),
+        limits_announced=caps.sends_welcome,
         tag=f"s{seed_value:x}.",
-        pause=max(0.002, 2 * probe.rtt),
+        pause=max(0.002, caps.timing.pace),
     )
     ChatFuzzer.run = record = RunRecord(shrink_seconds=shrink_seconds)
     result = FuzzResult(record)
@@ -68,11 +93,28 @@ def fuzz(
         test = get_state_machine_test(ChatFuzzer, settings=_settings())
         # Whatever ends the search (Hypothesis's own report, an inconsistent replay, the
         # shrinking budget), the failures it met are in `record`.
-        with contextlib.suppress(AssertionError, HypothesisException, StopShrinking):
-            seed(seed_value * 1_000_003 + batch)(test)()
-        batch += 1
-        result.seconds = time.monotonic() - record.started
-        print(_progress(result, clients), file=out, flush=True)
+        try:
+            with contextlib.suppress(AssertionError, HypothesisException, StopShrinking):
+                seed(seed_value * 1_000_003 + batch)(test)()
+        except TargetGone as gone:
+            result.ended = str(gone)
+            if record.first is None:
+                # It accepted connections (the probe's, at least) and then stopped: that is
+                # a finding too, though there is no program to show for it.
+                death = Death(f"{gone} (it did before the search began)")
+                finding = Finding(
+                    [f"the target stopped serving: {death.description}"], [SERVES_OTHERS], death
+                )
+                record.failed(
+                    finding, ["# the probe's clients closed their connections"], Transcript()
+                )
+                record.history_to_first = None
+            break
+        finally:
+            batch += 1
+            result.seconds = time.monotonic() - record.started
+            result.restarts = lifeline.restarts
+            print(_progress(result, clients), file=out, flush=True)
     if record.first is None:
         return result
     if record.best is not None:
@@ -131,5 +173,7 @@ def _write(
         "finding": failure.finding.problems,
         "program": list(failure.program),
     }
+    if failure.finding.death is not None:
+        header["server_output"] = list(failure.finding.death.output)
     transcript.write(path, header)
     return path
