@@ -14,16 +14,15 @@ from typing import Any
 
 import pytest
 
+from conformance.exitcodes import ExitStatus
 from conformance.harness import Chat
 from conformance.report import summary_lines, write_json
 from conformance.run import CaseResult, Options, Run, rule_text
-from conformance.target import TargetError, parse_target
+from conformance.target import STOP_SIGNAL, TargetError, parse_target, stop_signal
 from conformance.verdicts import MARKER, case_ids, in_profile, matches, unknown_ids
 from protocol import Profile
 
 RUN_KEY = pytest.StashKey[Run]()
-EXIT_NOTHING_RAN = 5  # pytest's own code for "no tests collected"
-EXIT_TARGET = 3
 STATUS = {
     "pass": ("passed", ".", "PASS"),
     "fail": ("failed", "F", "FAIL"),
@@ -44,6 +43,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--jsonchat-list", action="store_true", help="list the cases, run none")
     group.addoption("--jsonchat-reply-timeout", type=float, help="seconds; default measured")
     group.addoption("--jsonchat-slow", action="store_true", help="also run the slow cases")
+    group.addoption(
+        "--jsonchat-stop-signal",
+        default=STOP_SIGNAL.name,
+        help="the first signal that stops a cmd: target, and SHUTDOWN-1's (default SIGINT)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -65,6 +69,7 @@ def chat(request: pytest.FixtureRequest) -> Iterator[Chat]:
     request.node.stash[CHAT_KEY] = chat
     yield chat
     chat.close()
+    run.after_case(request.node.nodeid, chat)  # a server may die of the closes: blamed here
 
 
 CHAT_KEY = pytest.StashKey[Chat]()
@@ -77,7 +82,8 @@ class Active:
         target = config.getoption("jsonchat_target") or "tcp:127.0.0.1:7775"
         try:
             spec = parse_target(target)
-        except TargetError as error:
+            signum = stop_signal(config.getoption("jsonchat_stop_signal"))
+        except (TargetError, ValueError) as error:
             raise pytest.UsageError(str(error)) from None
         profile: Profile = config.getoption("jsonchat_profile")
         terms = config.getoption("jsonchat_select").split(",")
@@ -90,6 +96,7 @@ class Active:
                 transcripts=config.getoption("jsonchat_transcripts"),
                 reply_timeout=config.getoption("jsonchat_reply_timeout"),
                 slow=bool(config.getoption("jsonchat_slow")),
+                stop_signal=signum,
             )
         )
         config.stash[RUN_KEY] = self.run
@@ -129,7 +136,8 @@ class Active:
         try:
             self.run.start()
         except TargetError as error:
-            raise pytest.exit(f"jsonchat: {error}", returncode=EXIT_TARGET) from None
+            self.run.finish()
+            raise pytest.exit(f"jsonchat: {error}", returncode=ExitStatus.UNREACHABLE) from None
         return None
 
     # -- judging ------------------------------------------------------------------------------
@@ -154,7 +162,10 @@ class Active:
             error = None
         verdict, broken, reason = self.run.judge(rules, error, skipped)
         result = CaseResult(item.nodeid, rules, verdict, call.duration, reason, broken)
-        self.run.record(result, item.stash.get(CHAT_KEY, None))
+        result.not_run = verdict == "skipped" and reason.startswith("not run: ")
+        chat = item.stash.get(CHAT_KEY, None)
+        self.run.record(result, chat)
+        self.run.after_call(result, chat)
         report.jsonchat_verdict = verdict
         if verdict != "skipped":
             self.ran += 1
@@ -182,8 +193,14 @@ class Active:
         json_path = self.config.getoption("jsonchat_json")
         if json_path is not None and not self.listing:
             write_json(self.run, json_path)
-        if not self.listing and self.ran == 0 and session.exitstatus == 0:
-            session.exitstatus = EXIT_NOTHING_RAN
+        if self.listing or session.exitstatus not in (0, ExitStatus.NOTHING_RAN):
+            return
+        # A target that died after a case passed, or during the probe, fails in a row of its own
+        # that pytest never saw: the exit status says so all the same.
+        if any(r.verdict in ("fail", "error") for r in self.run.results):
+            session.exitstatus = ExitStatus.FAILED
+        elif self.ran == 0:
+            session.exitstatus = ExitStatus.NOTHING_RAN
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.listing or not self.run.results:
