@@ -351,9 +351,10 @@ class Run:
             self.death = Death(f"stopped accepting connections after {self.last_stage}")
 
     def death_note(self, waited: bool) -> str:
-        """Why the target is gone, if it died during the case (a crash may take a moment)."""
-        wait = min(0.5, self.caps.timing.reply if self.caps else 0.5) if waited else 0.0
-        death = self.notice(wait)
+        """Why the target is gone, if it died during the case. A crash takes a moment, and a
+        case that saw its connection closed may end (skipped, say) before the process exits: the
+        target is watched until it is idle again or dead, for failures and passes alike."""
+        death = self.watch(self.caps)
         if death is None:
             return ""
         return f"during this case the target {death.what}"
