@@ -66,6 +66,12 @@ class Death:
     noticed: float = field(default_factory=time.monotonic)
     blamed: bool = False  # its DISCONNECT-7 row is written
 
+    @property
+    def last_words(self) -> str:
+        """The last line it printed (a Python traceback's exception), for one-line reports."""
+        lines = [line for line in self.output.splitlines() if line.strip()]
+        return f", last printing {lines[-1].strip()!r}" if lines else ""
+
 
 @dataclass
 class CaseResult:
@@ -235,7 +241,7 @@ class Run:
             return
         death.blamed = True
         transcript = transcript or Transcript()
-        reason = f"the target {death.what}; {last_event(transcript)}"
+        reason = f"the target {death.what}{death.last_words}; {last_event(transcript)}"
         row = CaseResult(
             stage,
             (SERVE_RULE,),
@@ -355,9 +361,9 @@ class Run:
         case that saw its connection closed may end (skipped, say) before the process exits: the
         target is watched until it is idle again or dead, for failures and passes alike."""
         death = self.watch(self.caps)
-        if death is None:
+        if death is None or death.blamed:  # none, or an earlier stage's (a tcp: target's)
             return ""
-        return f"during this case the target {death.what}"
+        return f"the target died during this case: {death.what}{death.last_words}"
 
     def after_call(self, result: CaseResult, chat: Chat | None) -> None:
         """A death during the case: its DISCONNECT-7 row, the output on the case's own row, and
