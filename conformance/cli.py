@@ -94,7 +94,7 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         argv.append("--jsonchat-slow")
     if args.stop_signal != STOP_SIGNAL.name:
         argv += ["--jsonchat-stop-signal", args.stop_signal]
-    argv += ["-v"] * args.verbose
+    argv += ["-v"] * (args.verbose + 1 if args.verbose else 0)  # the first one undoes -q
     return argv
 
 
