@@ -426,8 +426,15 @@ def last_event(transcript: Transcript) -> str:
         )
     if last.event == "open":
         return f"the last thing a client did was {last.client} open a connection"
-    frames = last.data.count(b"\n")
-    what = f"{frames} frames in one write" if frames > 1 else show_bytes(last.data)
+    burst = 0  # its sends since it last heard from the server: frames that arrived together
+    for record in reversed(transcript.records):
+        if record.client == last.client and record.event == "recv":
+            break
+        if record.client == last.client and record.event == "send":
+            burst += max(record.data.count(b"\n"), 1)
+    what = show_bytes(last.data)
+    if burst > 1:
+        what = f"{burst} frames without waiting for an answer, the last {what}"
     return (
         f"the last thing a client did was {last.client} send {what}, "
         f"{ago:.0f} ms before the death was noticed"
