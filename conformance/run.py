@@ -416,16 +416,14 @@ def last_event(transcript: Transcript) -> str:
         return "no client of this stage had done anything yet"
     last = mine[-1]
     ago = (time.monotonic() - transcript.start - last.t) * 1000
+    when = f"{ago:.0f} ms before the death was noticed"
     if last.event in ("close", "reset"):
         said = any(r.client == last.client and r.event == "send" for r in mine)
         how = "closed" if last.event == "close" else "reset"
-        return (
-            f"the last thing a client did was {last.client} {how} its connection without "
-            f"`disconnect`{'' if said else ', having sent nothing'}, {ago:.0f} ms before the death "
-            "was noticed"
-        )
+        early = "" if said else " before sending anything"
+        return f"after {last.client} {how} its connection without `disconnect`{early} ({when})"
     if last.event == "open":
-        return f"the last thing a client did was {last.client} open a connection"
+        return f"after {last.client} opened a connection ({when})"
     burst = 0  # its sends since it last heard from the server: frames that arrived together
     for record in reversed(transcript.records):
         if record.client == last.client and record.event == "recv":
@@ -435,10 +433,7 @@ def last_event(transcript: Transcript) -> str:
     what = show_bytes(last.data)
     if burst > 1:
         what = f"{burst} frames without waiting for an answer, the last {what}"
-    return (
-        f"the last thing a client did was {last.client} send {what}, "
-        f"{ago:.0f} ms before the death was noticed"
-    )
+    return f"after {last.client} sent {what} ({when})"
 
 
 def show_bytes(data: bytes, limit: int = 80) -> str:
