@@ -80,18 +80,6 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-def accepts(address: tuple[str, int], timeout: float = 1.0) -> bool:
-    """True if a TCP connection to `address` succeeds (it is closed at once).
-
-    Not for servers under test: the close is a hang-up, which some of them crash on.
-    """
-    try:
-        with socket.create_connection(address, timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def stop_signal(name: str) -> signal.Signals:
     """`INT`, `SIGINT` or `2` as a signal; ValueError for anything else."""
     text = name.strip().upper()
