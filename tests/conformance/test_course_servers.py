@@ -173,3 +173,57 @@ def test_replay_says_fixed_by_the_case_s_expectation(tmp_path: Path) -> None:
     fixed = jsonchat("replay", transcript, REFERENCE)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert "fixed" in fixed.stdout and "the bytes differ from the recording" in fixed.stdout
+
+
+@req("DISCONNECT-7")
+def test_a_server_the_probe_kills_gets_a_verdict_and_the_run_goes_on(tmp_path: Path) -> None:
+    """The probe sends a connect and a message back to back; a server that dies of two objects
+    in one read dies there. That is a verdict with its traceback, and the run restarts it and
+    probes it one step at a time, rather than ending with 'cannot talk to' and exit 3."""
+    target = (
+        f"cmd:{sys.executable} -m tests.conformance.broken.crash_on_coalesced {{host}} {{port}}"
+    )
+    run = conformance(target, tmp_path, "--profile", "core")
+    sane(run)
+    assert run.code == 1, run.output
+    (probe,) = [c for c in run.report["cases"] if c["nodeid"] == "probe"]
+    assert probe["broken"] == "DISCONNECT-7" and probe["verdict"] == "fail"
+    assert "2 frames without waiting for an answer" in probe["reason"]
+    assert "JSONDecodeError: Extra data" in probe["server_output"]
+    assert run.report["capabilities"]["echoes_self"] is True  # learnt by the careful probe
+    assert {"FRAME-1", "ROUTE-1"} <= run.ids("pass"), run.output
+
+
+def test_exit_statuses_are_the_shared_table(tmp_path: Path) -> None:
+    """2 for a bad TARGET in conformance and replay alike (it was 4 in conformance), and both
+    --help texts print the table."""
+    assert jsonchat("conformance", "tcp:nowhere").returncode == 2
+    transcript = tmp_path / "t.jsonl"
+    transcript.write_text('{"format": "jsonchat-transcript/1", "case": "probe"}\n')
+    assert jsonchat("replay", str(transcript), "tcp:nowhere").returncode == 2
+    for command in ("conformance", "replay"):
+        help_text = " ".join(jsonchat(command, "--help").stdout.split())
+        assert "3 the target never accepted a connection, 5 nothing ran" in help_text
+
+
+def test_the_pytest_route_refuses_a_folder_that_shadows_a_jsonchat_package(
+    tmp_path: Path,
+) -> None:
+    """`python -m pytest` puts the current folder first on sys.path, so a student's own
+    protocol.py replaced ours (an AttributeError deep in the suite). Now the message names the
+    file; an unrelated pytest run in the same folder is not disturbed by the plugin."""
+    shadow = tmp_path / "protocol.py"
+    shadow.write_text("limits = None\n")
+    (tmp_path / "test_own.py").write_text("import protocol\n\ndef test_own():\n    pass\n")
+    pytest_here = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
+    suite = [f"--jsonchat-target={REFERENCE}", "--pyargs", "conformance.cases"]
+    refused = subprocess.run(
+        [*pytest_here, *suite], cwd=tmp_path, capture_output=True, text=True, timeout=LIMIT_S
+    )
+    assert refused.returncode != 0
+    message = " ".join((refused.stdout + refused.stderr).split())
+    assert f"protocol ({shadow})" in message and "jsonchat conformance" in message, message
+    own = subprocess.run(
+        [*pytest_here, "test_own.py"], cwd=tmp_path, capture_output=True, text=True, timeout=LIMIT_S
+    )
+    assert own.returncode == 0, own.stdout + own.stderr
