@@ -93,6 +93,9 @@ def test_a_server_that_dies_when_a_client_hangs_up_fails_and_the_run_goes_on(
     assert own and all(c["requirements"] == ["DISCONNECT-7"] for c in own)
     assert traceback in run.output and "what the server printed last:" in run.output
     assert run.report["restarts"] and "restarted" in run.output
+    if fault == "crash-on-hangup":  # the probe closes its client: it kills the server too
+        (probe,) = [c for c in run.report["cases"] if c["nodeid"] == "probe"]
+        assert probe["broken"] == "DISCONNECT-7" and "without `disconnect`" in probe["reason"]
 
 
 @req("DISCONNECT-6", "DISCONNECT-7")
@@ -176,21 +179,23 @@ def test_replay_says_fixed_by_the_case_s_expectation(tmp_path: Path) -> None:
 
 
 @req("DISCONNECT-7")
-def test_a_server_the_probe_kills_gets_a_verdict_and_the_run_goes_on(tmp_path: Path) -> None:
-    """The probe sends a connect and a message back to back; a server that dies of two objects
-    in one read dies there. That is a verdict with its traceback, and the run restarts it and
-    probes it one step at a time, rather than ending with 'cannot talk to' and exit 3."""
+def test_a_server_that_dies_of_coalesced_frames_gets_a_verdict_naming_them(tmp_path: Path) -> None:
+    """A server that dies of two objects in one read: the probe's connect and message, sent back
+    to back, kill it when TCP delivers them together (not always, on a loaded machine), and so
+    do cases that send without waiting. Each death names the burst that caused it, the run
+    restarts the server and goes on, and the server did accept, so the exit status is 1."""
     target = (
         f"cmd:{sys.executable} -m tests.conformance.broken.crash_on_coalesced {{host}} {{port}}"
     )
     run = conformance(target, tmp_path, "--profile", "core")
     sane(run)
     assert run.code == 1, run.output
-    (probe,) = [c for c in run.report["cases"] if c["nodeid"] == "probe"]
-    assert probe["broken"] == "DISCONNECT-7" and probe["verdict"] == "fail"
-    assert "2 frames without waiting for an answer" in probe["reason"]
-    assert "JSONDecodeError: Extra data" in probe["server_output"]
-    assert run.report["capabilities"]["echoes_self"] is True  # learnt by the careful probe
+    deaths = [c for c in run.cases("fail") if c["broken"] == "DISCONNECT-7" and c["server_output"]]
+    assert deaths and all("JSONDecodeError" in c["server_output"] for c in deaths), run.output
+    assert any("frames without waiting for an answer" in c["reason"] for c in deaths)
+    assert (
+        run.report["capabilities"]["echoes_self"] is True
+    )  # learnt, by a careful probe if need be
     assert {"FRAME-1", "ROUTE-1"} <= run.ids("pass"), run.output
 
 
