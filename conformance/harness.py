@@ -57,7 +57,9 @@ class Client(WireClient):
         if self.packets:
             return  # it has answered: it accepted
         if not self.chat.caps.sends_welcome:
-            time.sleep(self.chat.caps.timing.pace)  # nothing to wait on; give it a moment
+            process = self.chat.target.process
+            if process is None or process.wait_idle() is None:  # idle: it has accepted us
+                time.sleep(self.chat.caps.timing.pace)  # nothing to wait on; give it a moment
             return
         with contextlib.suppress(Closed):
             self.peek()

@@ -287,21 +287,10 @@ class Run:
         process = self.target.process
         if process is None or process.stopped_on_purpose or self.death is not None:
             return self.death
-        started = time.monotonic()
-        quiet_since: float | None = None
-        while process.alive():
-            time.sleep(WATCH_POLL_S)
-            now = time.monotonic()
-            asleep = process.asleep()
-            if asleep is None:
-                rtt = caps.timing.rtt if caps is not None else WATCH_FALLBACK_S / WATCH_RTTS
-                process.wait_exit(min(max(WATCH_RTTS * rtt, WATCH_POLL_S), WATCH_FALLBACK_S))
-                break
-            quiet_since = (quiet_since or now) if asleep else None
-            if quiet_since is not None and now - quiet_since >= WATCH_QUIET_S:
-                break
-            if now - started > WATCH_MAX_S:
-                break
+        idle = process.wait_idle(WATCH_MAX_S, WATCH_QUIET_S, WATCH_POLL_S)
+        if idle is None:
+            rtt = caps.timing.rtt if caps is not None else WATCH_FALLBACK_S / WATCH_RTTS
+            process.wait_exit(min(max(WATCH_RTTS * rtt, WATCH_POLL_S), WATCH_FALLBACK_S))
         return self.notice(0.0)
 
     def _output_note(self) -> str:

@@ -141,6 +141,30 @@ class ServerProcess:
             asleep = procstat.all_asleep(self._tasks)
         return asleep
 
+    def wait_idle(
+        self, limit: float = 0.5, quiet: float = 0.003, poll: float = 0.001
+    ) -> bool | None:
+        """Wait until every thread of it has been blocked for `quiet` seconds (it has handled
+        all that was sent to it, accepts included) or it exited, for at most `limit` seconds.
+
+        Nothing on the wire says a server has handled a close or an accept, but its process
+        does. True once idle, False if it exited or stayed busy, None where /proc does not say.
+        """
+        started = time.monotonic()
+        quiet_since: float | None = None
+        while self.alive():
+            time.sleep(poll)
+            now = time.monotonic()
+            asleep = self.asleep()
+            if asleep is None:
+                return None
+            quiet_since = (quiet_since or now) if asleep else None
+            if quiet_since is not None and now - quiet_since >= quiet:
+                return True
+            if now - started > limit:
+                return False
+        return False
+
     def listening(self) -> bool | None:
         """Whether it listens on its port, or None where /proc does not say."""
         shell = self.process.args[0] == "/bin/sh" if isinstance(self.process.args, list) else True
