@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 
 from conformance import replay
-from conformance.target import TargetError, parse_target
+from conformance.exitcodes import TABLE, ExitStatus
+from conformance.target import STOP_SIGNAL, TargetError, parse_target, stop_signal
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,8 +23,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="check a server against PROTOCOL.md, rule by rule",
         description="Run the conformance suite against TARGET: tcp:HOST:PORT (a running server) "
         "or cmd:'python3 server.py {host} {port}' (started, restarted and stopped by the suite). "
-        "Exit status: 0 all selected MUST rules hold, 1 a case failed, 3 the target cannot be "
-        "reached, 5 no case ran.",
+        "A target that dies or stops accepting during the run fails the case that was running "
+        "and DISCONNECT-7, and a cmd: one is restarted.",
+        epilog=TABLE,
     )
     parser.add_argument("target", nargs="?", help="tcp:HOST:PORT or cmd:'COMMAND {host} {port}'")
     parser.add_argument(
@@ -58,6 +60,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="how long to wait for an answer (default: 20 round trips, between 0.3 and 5 s)",
     )
     parser.add_argument("--slow", action="store_true", help="also run cases that take minutes")
+    parser.add_argument(
+        "--stop-signal",
+        default=STOP_SIGNAL.name,
+        metavar="SIGNAL",
+        help="the first signal that stops a cmd: target (then SIGTERM, then SIGKILL) and the one "
+        "SHUTDOWN-1 is checked with (default %(default)s, what Ctrl-C sends)",
+    )
     parser.set_defaults(run=run)
     replay.add_parser(subparsers)
 
@@ -93,20 +102,23 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         argv += ["--jsonchat-reply-timeout", str(args.reply_timeout)]
     if args.slow:
         argv.append("--jsonchat-slow")
-    argv += ["-v"] * args.verbose
+    if args.stop_signal != STOP_SIGNAL.name:
+        argv += ["--jsonchat-stop-signal", args.stop_signal]
+    argv += ["-v"] * (args.verbose + 1 if args.verbose else 0)  # the first one undoes -q
     return argv
 
 
 def run(args: argparse.Namespace) -> int:
     if not args.target and not args.list:
         print("jsonchat conformance: give a TARGET (tcp:HOST:PORT or cmd:'COMMAND {port}')")
-        return 4
-    if args.target:
-        try:
+        return ExitStatus.USAGE
+    try:
+        stop_signal(args.stop_signal)
+        if args.target:
             parse_target(args.target)
-        except TargetError as error:
-            print(f"jsonchat conformance: {error}")
-            return 4
+    except (TargetError, ValueError) as error:
+        print(f"jsonchat conformance: {error}")
+        return ExitStatus.USAGE
     import pytest  # here, not at the top: other `jsonchat` commands start without it
 
     return int(pytest.main(pytest_args(args)))

@@ -57,7 +57,9 @@ class Client(WireClient):
         if self.packets:
             return  # it has answered: it accepted
         if not self.chat.caps.sends_welcome:
-            time.sleep(self.chat.caps.timing.pace)  # nothing to wait on; give it a moment
+            process = self.chat.target.process
+            if process is None or process.wait_idle() is None:  # idle: it has accepted us
+                time.sleep(self.chat.caps.timing.pace)  # nothing to wait on; give it a moment
             return
         with contextlib.suppress(Closed):
             self.peek()
@@ -164,6 +166,7 @@ class Chat:
         self.transcript = Transcript()
         self.clients: list[Client] = []
         self._labels: dict[str, int] = {}
+        self.stop_signal: int = signal.SIGINT  # the run's --stop-signal: Ctrl-C, as people do
 
     @property
     def reply(self) -> float:
@@ -286,12 +289,13 @@ class Chat:
         if not self.target.spec.owns_process:
             pytest.skip(f"{why} needs a target started by the suite (cmd:), not tcp:")
 
-    def stop_target(self, signum: int = signal.SIGTERM) -> None:
-        """Signal the target on purpose: the run restarts it and does not report a crash."""
+    def stop_target(self, signum: int | None = None) -> None:
+        """Signal the target on purpose (by default with the run's stop signal, SIGINT unless
+        --stop-signal says otherwise): the run restarts it and does not report a crash."""
         process = self.target.process
         assert process is not None
         process.stopped_on_purpose = True
-        process.signal(signum)
+        process.signal(self.stop_signal if signum is None else signum)
 
     def close(self) -> None:
         for client in self.clients:

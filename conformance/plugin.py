@@ -1,36 +1,48 @@
 """The pytest plugin (entry point `jsonchat`): conformance cases against any server.
 
-It is loaded in every pytest run of the project once installed, so it does nothing until
-`--jsonchat-target` (or `--jsonchat-list`) is given: only then is `Active` registered, which
-selects the cases, starts and probes the target, judges each case by its rule's level, and
-reports. Without it the `chat` fixture skips, and nothing else is touched.
+It is loaded in every pytest run of every project of the environment once installed, so it does
+nothing until `--jsonchat-target` (or `--jsonchat-list`) is given, and imports nothing of
+jsonchat but the standard library before that: a project with its own `protocol.py` must be
+able to run its own tests. When the options are given, it first checks that the jsonchat
+packages are the ones imported (a `protocol.py` in the current folder wins over ours under
+`python -m pytest`), refusing with the file's name if not, and then registers
+`conformance.session.Active`, which selects the cases, starts and probes the target, judges each
+case by its rule's level, and reports. Without it the `chat` fixture skips.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+import importlib.util
+import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 
-from conformance.harness import Chat
-from conformance.report import summary_lines, write_json
-from conformance.run import CaseResult, Options, Run, rule_text
-from conformance.target import TargetError, parse_target
-from conformance.verdicts import MARKER, case_ids, in_profile, matches, unknown_ids
-from protocol import Profile
+if TYPE_CHECKING:
+    from conformance.harness import Chat
+    from conformance.run import Run  # noqa: F401 (named in a string: imported only for mypy)
 
-RUN_KEY = pytest.StashKey[Run]()
-EXIT_NOTHING_RAN = 5  # pytest's own code for "no tests collected"
-EXIT_TARGET = 3
-STATUS = {
-    "pass": ("passed", ".", "PASS"),
-    "fail": ("failed", "F", "FAIL"),
-    "non-strict": ("non-strict", "N", "NON-STRICT"),
-    "informational": ("informational", "I", "INFORMATIONAL"),
-    "error": ("failed", "E", "ERROR"),
-}
+MARKER = "requirement"  # conformance.verdicts.MARKER, which cannot be imported here
+PACKAGES = ("protocol", "engine", "transport", "conformance")
+RUN_KEY = pytest.StashKey["Run"]()
+CHAT_KEY = pytest.StashKey["Chat"]()
+
+
+def shadowed() -> list[str]:
+    """`name (path)` for every jsonchat package that a file outside jsonchat shadows."""
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for name in PACKAGES:
+        module = sys.modules.get(name)
+        origin = getattr(module, "__file__", None) if module else None
+        if module is None:
+            spec = importlib.util.find_spec(name)
+            origin = spec.origin if spec else None
+        if origin is None or Path(origin).resolve() != root / name / "__init__.py":
+            found.append(f"{name} ({origin or 'a namespace package'})")
+    return found
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,6 +56,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--jsonchat-list", action="store_true", help="list the cases, run none")
     group.addoption("--jsonchat-reply-timeout", type=float, help="seconds; default measured")
     group.addoption("--jsonchat-slow", action="store_true", help="also run the slow cases")
+    group.addoption(
+        "--jsonchat-stop-signal",
+        default="SIGINT",
+        help="the first signal that stops a cmd: target, and SHUTDOWN-1's (default SIGINT)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -51,6 +68,16 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", f"{MARKER}(*ids): the requirement IDs of PROTOCOL.md a conformance case checks"
     )
     if config.getoption("jsonchat_target") or config.getoption("jsonchat_list"):
+        shadows = shadowed()
+        if shadows:
+            raise pytest.UsageError(
+                f"jsonchat: {', '.join(shadows)} shadows the jsonchat package of that name "
+                "(python -m pytest puts the current folder first on sys.path). Rename the file, "
+                "run pytest from another folder, or use `jsonchat conformance TARGET`, which "
+                "runs the same cases from anywhere."
+            )
+        from conformance.session import Active
+
         config.pluginmanager.register(Active(config), "jsonchat-active")
 
 
@@ -60,136 +87,11 @@ def chat(request: pytest.FixtureRequest) -> Iterator[Chat]:
     run = request.config.stash.get(RUN_KEY, None)
     if run is None or run.caps is None:
         pytest.skip("conformance cases need --jsonchat-target")
+    from conformance.verdicts import case_ids
+
     run.before_case(request.node.nodeid)
     chat = run.chat(case_ids(request.node))
     request.node.stash[CHAT_KEY] = chat
     yield chat
     chat.close()
-
-
-CHAT_KEY = pytest.StashKey[Chat]()
-
-
-class Active:
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-        self.listing = bool(config.getoption("jsonchat_list"))
-        target = config.getoption("jsonchat_target") or "tcp:127.0.0.1:7775"
-        try:
-            spec = parse_target(target)
-        except TargetError as error:
-            raise pytest.UsageError(str(error)) from None
-        profile: Profile = config.getoption("jsonchat_profile")
-        terms = config.getoption("jsonchat_select").split(",")
-        self.select = [t.strip() for t in terms if t.strip()]
-        self.run = Run(
-            Options(
-                spec=spec,
-                profile=profile,
-                fresh=bool(config.getoption("jsonchat_fresh")),
-                transcripts=config.getoption("jsonchat_transcripts"),
-                reply_timeout=config.getoption("jsonchat_reply_timeout"),
-                slow=bool(config.getoption("jsonchat_slow")),
-            )
-        )
-        config.stash[RUN_KEY] = self.run
-        self.ran = 0
-
-    # -- selection ----------------------------------------------------------------------------
-
-    def pytest_collection_modifyitems(
-        self, config: pytest.Config, items: list[pytest.Item]
-    ) -> None:
-        keep: list[pytest.Item] = []
-        drop: list[pytest.Item] = []
-        for item in items:
-            ids = case_ids(item)
-            bad = unknown_ids(ids)
-            if bad or not ids:
-                cited = f"cites unknown requirement IDs {bad}" if bad else "cites no requirement"
-                raise pytest.UsageError(f"conformance case {item.nodeid} {cited}")
-            wanted = in_profile(ids, self.run.options.profile) and (
-                not self.select or matches(ids, self.select)
-            )
-            (keep if wanted else drop).append(item)
-        if drop:
-            config.hook.pytest_deselected(items=drop)
-        items[:] = keep
-
-    def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
-        if self.listing:
-            for item in session.items:
-                print(f"{item.nodeid}  [{', '.join(case_ids(item))}]")
-            print(f"{len(session.items)} cases selected")
-            if not session.items:
-                session.testsfailed = 1
-            return True
-        if not session.items:
-            return None
-        try:
-            self.run.start()
-        except TargetError as error:
-            raise pytest.exit(f"jsonchat: {error}", returncode=EXIT_TARGET) from None
-        return None
-
-    # -- judging ------------------------------------------------------------------------------
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
-        if report.when == "call" or (report.when == "setup" and not report.passed):
-            self._judge(item, call, report)
-        return report
-
-    def _judge(self, item: pytest.Item, call: pytest.CallInfo[None], report: Any) -> None:
-        rules = case_ids(item)
-        error = call.excinfo.value if call.excinfo is not None else None
-        skipped = None
-        if report.skipped:
-            longrepr = report.longrepr
-            skipped = str(longrepr[2] if isinstance(longrepr, tuple) else longrepr)
-            skipped = skipped.removeprefix("Skipped: ")
-            error = None
-        verdict, broken, reason = self.run.judge(rules, error, skipped)
-        result = CaseResult(item.nodeid, rules, verdict, call.duration, reason, broken)
-        self.run.record(result, item.stash.get(CHAT_KEY, None))
-        report.jsonchat_verdict = verdict
-        if verdict != "skipped":
-            self.ran += 1
-        if verdict in ("non-strict", "informational", "pass"):
-            report.outcome = "passed"
-            report.longrepr = None
-        elif verdict == "fail":
-            report.outcome = "failed"
-            report.longrepr = f"{rule_text(broken)}\n{reason}" + (
-                f"\ntranscript: {result.transcript}" if result.transcript else ""
-            )
-
-    def pytest_report_teststatus(
-        self, report: pytest.TestReport, config: pytest.Config
-    ) -> tuple[str, str, str] | None:
-        verdict = getattr(report, "jsonchat_verdict", None)
-        if verdict in STATUS and report.when in ("call", "setup"):
-            return STATUS[verdict]
-        return None
-
-    # -- reporting ----------------------------------------------------------------------------
-
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        self.run.finish()
-        json_path = self.config.getoption("jsonchat_json")
-        if json_path is not None and not self.listing:
-            write_json(self.run, json_path)
-        if not self.listing and self.ran == 0 and session.exitstatus == 0:
-            session.exitstatus = EXIT_NOTHING_RAN
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.listing or not self.run.results:
-            return
-        terminalreporter.section("jsonchat conformance")
-        for line in summary_lines(self.run, self.config.getoption("verbose") > 0):
-            terminalreporter.write_line(line)
-        if self.ran == 0:
-            terminalreporter.write_line("no case ran: this run proves nothing (exit status 5)")
+    run.after_case(request.node.nodeid, chat)  # a server may die of the closes: blamed here

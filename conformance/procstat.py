@@ -29,3 +29,86 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+_LISTEN = "0A"  # the state column of /proc/net/tcp for a listening socket
+
+
+def socket_inodes(pids: list[int]) -> set[str]:
+    """The inodes of the sockets these processes hold open (cheap: a few readlinks)."""
+    inodes: set[str] = set()
+    for pid in pids:
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    return inodes
+
+
+def listening(pids: list[int], port: int) -> bool | None:
+    """Whether one of these processes listens on TCP `port`; None without /proc.
+
+    Watching the kernel's tables is how the suite knows a server it started is ready without
+    connecting to it: a readiness connection closed at once is a client hang-up, the very event
+    some servers crash on, and the suite must not cause the failure it then reports. The socket
+    table is read only once the processes hold a socket: on a busy host it is thousands of lines
+    and takes tens of milliseconds to read.
+    """
+    if not Path("/proc/net/tcp").exists():
+        return None
+    inodes = socket_inodes(pids)
+    if not inodes:
+        return False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16) if len(fields) > 9 else -1
+            if local_port == port and fields[3] == _LISTEN and fields[9] in inodes:
+                return True
+    return False
+
+
+def group_pids(pgid: int) -> list[int]:
+    """Every process of process group `pgid` (a scan of /proc: tens of milliseconds)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it ended meanwhile
+        if int(fields[2]) == pgid:
+            pids.append(int(entry.name))
+    return pids
+
+
+def group_tasks(pgid: int) -> list[Path]:
+    """The /proc stat files of every thread of every process in process group `pgid`."""
+    return [stat for pid in group_pids(pgid) for stat in Path(f"/proc/{pid}/task").glob("*/stat")]
+
+
+def all_asleep(tasks: list[Path]) -> bool | None:
+    """True when every task is blocked (waiting in select(), epoll_wait(), accept(), ...): a
+    server that has done all it had to; None when none of them exists any more."""
+    seen = False
+    for stat in tasks:
+        try:
+            state = stat.read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        seen = True
+        if state not in ("S", "Z"):  # sleeping, or dead and not yet reaped
+            return False
+    return True if seen else None

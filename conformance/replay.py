@@ -1,23 +1,45 @@
-"""`jsonchat replay FILE TARGET`: play a transcript's bytes to a server, compare what comes back.
+"""`jsonchat replay FILE TARGET`: is the failure a transcript recorded fixed on TARGET?
 
-The recording fixes the order of every client's sends; the server's timing is not recorded but
-matched: before each send (or close) of a client, replay waits (bounded) until that client has
-received as many bytes as it had at that point of the recording. What each client got is then
-compared byte for byte with the recording, and whether the server closed it. The format is the
-one conformance cases and the fuzzer write (conformance/transcript.py).
+Two questions, answered apart. *Do the bytes match?* The recording fixes the order of every
+client's sends; the server's timing is not recorded but matched: before each send (or close) of a
+client, replay waits (bounded) until that client has received as many bytes as it had at that
+point of the recording, then compares what each client got, byte for byte, and whether the
+server closed it. *Is it fixed?* Bytes that differ from a recording of a failure do not make a
+fix (a server that now answers garbage differs too), so the verdict comes from the expectation
+the transcript was judged by:
+
+- a conformance case (its node ID is in the header): the case is run again against TARGET,
+  through the plugin, with the profile of the recording. The case is the expectation: its names
+  are fresh, its waits are the run's, and a server that now dies after it is caught as in a run.
+- the probe (a target that died under it): the same bytes are sent, and TARGET must outlive
+  them (DISCONNECT-7).
+- the fuzzer (`"source": "fuzz"`): the engine is the oracle, as it was in the fuzz run: it is
+  fed the clients' recorded sends and closes, and every client must have got what it predicts.
+
+Exit 0 when TARGET now behaves as the spec says, 1 when the failure is still there (the table
+of conformance/exitcodes.py, shared with `conformance` and `fuzz`).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import io
+import json
+import socket
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from conformance.exitcodes import TABLE, ExitStatus
+from conformance.fuzz.oracle import Oracle
 from conformance.target import Target, TargetError, parse_target
 from conformance.transcript import Transcript
 from conformance.wire import Closed, PacketReader, WireClient
+
+SURVIVE_S = 1.0  # how long a target gets to die of the replayed bytes before it is called alive
 
 DEFAULT_TIMEOUT_S = 2.0
 MAX_PAUSE_S = 0.05  # the longest gap between two recorded writes that replay keeps
@@ -37,13 +59,24 @@ class Outcome:
     expected: dict[str, Expected] = field(default_factory=dict)
     actual: dict[str, Expected] = field(default_factory=dict)
     skipped_events: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # clients that could not connect
 
     @property
     def reproduced(self) -> bool:
-        return self.expected == self.actual
+        return self.expected == self.actual and not self.refused
 
 
-def replay(transcript: Transcript, address: tuple[str, int], timeout: float) -> Outcome:
+def replay(
+    transcript: Transcript,
+    address: tuple[str, int],
+    timeout: float,
+    first_sock: socket.socket | None = None,
+    expected_packets: dict[str, int] | None = None,
+) -> Outcome:
+    """Play the clients' events in order; `first_sock` (a connection that showed a `tcp:` target
+    was up, never hung up on) becomes the first client. With `expected_packets` (per client,
+    welcome not counted) each client also waits for that many packets before it is closed: the
+    recording's byte counts are a poor guide on a server whose bytes differ (a fix)."""
     outcome = Outcome()
     live = Transcript()
     clients: dict[str, WireClient] = {}
@@ -60,7 +93,13 @@ def replay(transcript: Transcript, address: tuple[str, int], timeout: float) -> 
         elif event == "closed":
             expected.closed_by_server = True
         elif event == "open":
-            clients[label] = opened[label] = WireClient(address, label, timeout, transcript=live)
+            sock, first_sock = first_sock, None
+            try:
+                client = WireClient(address, label, timeout, transcript=live, sock=sock)
+            except OSError as error:  # it died of what came before, or stopped accepting
+                outcome.refused.append(f"{label}: {error}")
+                continue
+            clients[label] = opened[label] = client
         elif event in ("send", "close", "reset") and label in clients:
             client = clients[label]
             _catch_up(opened, outcome.expected, waited, timeout)
@@ -82,7 +121,7 @@ def replay(transcript: Transcript, address: tuple[str, int], timeout: float) -> 
                     client.reset()
             if event != "send":
                 del opened[label]
-        else:
+        elif not any(r.startswith(f"{label}: ") for r in outcome.refused):
             outcome.skipped_events.append(f"{label} {event}")
     for label, client in clients.items():
         wanted = outcome.expected[label]
@@ -90,6 +129,8 @@ def replay(transcript: Transcript, address: tuple[str, int], timeout: float) -> 
             client.wait_bytes(len(wanted.received), timeout)
             if wanted.closed_by_server:
                 client.wait_closed(timeout)
+        if expected_packets is not None:  # the oracle's count, not the recording's bytes
+            _wait_packets(client, live, expected_packets.get(label, 0), timeout)
         client.close()
     outcome.actual = {label: Expected() for label in clients}
     for record in live.records:  # one pass: a fuzzer's history holds thousands of clients
@@ -98,6 +139,17 @@ def replay(transcript: Transcript, address: tuple[str, int], timeout: float) -> 
         elif record.event == "closed":
             outcome.actual[record.client].closed_by_server = True
     return outcome
+
+
+def _wait_packets(client: WireClient, live: Transcript, count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not client.closed and time.monotonic() < deadline:
+        packets = [p.value for p in PacketReader().feed(live.received(client.label))]
+        if packets and isinstance(packets[0], dict) and packets[0].get("status") == "welcome":
+            packets = packets[1:]
+        if len(packets) >= count:
+            return
+        client.wait_bytes(client.received_bytes + 1, max(deadline - time.monotonic(), 0.0))
 
 
 def _catch_up(
@@ -147,7 +199,12 @@ def describe(outcome: Outcome) -> list[str]:
                 f"{expected.received[at : at + 60]!r}, got {actual.received[at : at + 60]!r}"
             )
     lines.extend(f"not replayed: {event}" for event in outcome.skipped_events)
-    lines.append("reproduced" if outcome.reproduced else "NOT reproduced")
+    lines.extend(f"could not connect: {refused}" for refused in outcome.refused)
+    lines.append(
+        "the bytes match the recording"
+        if outcome.reproduced
+        else "the bytes differ from the recording"
+    )
     return lines
 
 
@@ -158,12 +215,126 @@ def _first_difference(a: bytes, b: bytes) -> int:
     return min(len(a), len(b))
 
 
+@dataclass(frozen=True)
+class Judgement:
+    fixed: bool | None  # None: the expectation could not be checked
+    lines: list[str]
+
+
+def rerun_case(header: dict[str, Any], spec: str, verbose: bool) -> Judgement:
+    """Run the recorded case again against `spec` through the plugin; fixed when it passes and
+    the target did not die of it (no row of the run failed)."""
+    import pytest  # here: replaying a fuzzer transcript needs no pytest
+
+    import conformance.cases
+
+    nodeid = str(header["case"])
+    file, _, name = nodeid.partition("::")
+    path = Path(conformance.cases.__file__).parent / Path(file).name
+    if not path.exists():
+        path = Path(file)
+    if not path.exists():
+        return Judgement(None, [f"the case {nodeid} is not in this version of the suite"])
+    with tempfile.TemporaryDirectory(prefix="jsonchat-replay-") as folder:
+        report = Path(folder) / "report.json"
+        argv = [f"{path}::{name}", "-p", "no:jsonchat", "-p", "conformance.plugin"]
+        argv += ["-p", "no:cacheprovider", "-q", "--no-header", "--tb=no", "--rootdir", folder]
+        argv += ["--jsonchat-target", spec, "--jsonchat-json", str(report)]
+        argv += ["--jsonchat-profile", str(header.get("profile", "full"))]
+        argv += ["--jsonchat-transcripts", str(Path(folder) / "transcripts")]
+        output = io.StringIO()
+        with contextlib.redirect_stdout(output):
+            code = pytest.main(argv)
+        if verbose:
+            print(output.getvalue())
+        if not report.exists():
+            last = output.getvalue().strip().splitlines()[-1:] or [f"pytest exit {code}"]
+            return Judgement(None, [f"the case could not be run again: {last[0]}"])
+        results = json.loads(report.read_text())["cases"]
+    lines = [f"the case again ({nodeid}):"]
+    for result in results:
+        stage = f" ({result['stage']})" if result.get("stage") else ""
+        broken = f" {result['broken']}" if result.get("broken") else ""
+        lines.append(f"  {result['verdict'].upper()}{broken}{stage} {result['reason']}".rstrip())
+    verdicts = {r["verdict"] for r in results}
+    if verdicts & {"fail", "error"}:
+        return Judgement(False, lines)
+    if "pass" in verdicts or "non-strict" in verdicts or "informational" in verdicts:
+        return Judgement(True, lines)
+    return Judgement(None, [*lines, "  (the case was skipped: nothing was checked)"])
+
+
+def check_survival(target: Target) -> Judgement:
+    """After the replayed bytes: the target must still run (DISCONNECT-7)."""
+    process = target.process
+    if process is not None:
+        process.wait_exit(SURVIVE_S)
+        if not process.alive():
+            output = process.last_output()
+            lines = [f"the target died of these bytes: {process.describe_exit()}"]
+            return Judgement(False, lines + [f"  {line}" for line in output.splitlines()])
+        return Judgement(True, ["the target outlived these bytes (DISCONNECT-7)"])
+    if target.still_accepts():
+        return Judgement(True, ["the target still accepts connections (DISCONNECT-7)"])
+    return Judgement(False, ["the target stopped accepting connections (DISCONNECT-7)"])
+
+
+def _packets(data: bytes) -> tuple[list[Any], dict[str, Any]]:
+    """The packets in `data` with a first welcome set apart (PROTOCOL.md lets servers choose)."""
+    packets = [p.value for p in PacketReader().feed(data)]
+    if packets and isinstance(packets[0], dict) and packets[0].get("status") == "welcome":
+        return packets[1:], packets[0]
+    return packets, {}
+
+
+def predict(transcript: Transcript, received: dict[str, bytes]) -> Oracle:
+    """The engine fed the recorded sends and closes, with the limits a welcome announced."""
+    welcomes = [_packets(data)[1] for data in received.values()]
+    limits = next((w["limits"] for w in welcomes if isinstance(w.get("limits"), dict)), None)
+    oracle = Oracle(limits)
+    for record in transcript.records:
+        if record.event == "open":
+            oracle.open(record.client)
+        elif record.event == "send":
+            oracle.send(record.client, record.data)
+        elif record.event in ("close", "reset") and record.client not in oracle.gone:
+            oracle.lost(record.client)
+    return oracle
+
+
+def check_with_engine(transcript: Transcript, outcome: Outcome) -> Judgement:
+    """The fuzzer's oracle: the engine, fed the recorded sends and closes of every client, with
+    the limits the target announced now."""
+    oracle = predict(transcript, {label: got.received for label, got in outcome.actual.items()})
+    actual = {label: _packets(got.received)[0] for label, got in outcome.actual.items()}
+    lines = []
+    for label, predicted in oracle.expected.items():
+        got = actual.get(label, [])
+        closed = outcome.actual.get(label, Expected()).closed_by_server
+        if got != predicted:
+            same = 0
+            while same < min(len(got), len(predicted)) and got[same] == predicted[same]:
+                same += 1
+            lines.append(
+                f"{label}: after {same} packets as the engine predicts, expected "
+                f"{predicted[same : same + 2]!r}, got {got[same : same + 2]!r}"
+            )
+        elif label in oracle.closed_by_server and not closed:
+            lines.append(f"{label}: the engine closes this connection; the target did not")
+    if lines:
+        return Judgement(False, ["the engine disagrees with the target:", *lines])
+    return Judgement(True, ["every client got what the engine predicts"])
+
+
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "replay",
-        help="replay a transcript against a server",
-        description="Send a transcript's bytes to TARGET in order and compare what comes back; "
-        "exit 0 if it reproduces the recording exactly, 1 if not.",
+        help="check whether a recorded failure is fixed",
+        description="Replay a transcript (of a failed conformance case, the probe or a fuzz "
+        "finding) against TARGET: say whether the bytes match the recording, and whether TARGET "
+        "now behaves as the spec says. A case is run again with the suite's own expectation; a "
+        "fuzz finding is checked against the engine.",
+        epilog=TABLE,
     )
     parser.add_argument("file", type=Path, help="a .jsonl transcript")
     parser.add_argument("target", help="tcp:HOST:PORT or cmd:'COMMAND {host} {port}'")
@@ -173,25 +344,59 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=DEFAULT_TIMEOUT_S,
         help=f"seconds to wait for each step (default {DEFAULT_TIMEOUT_S})",
     )
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the case's own run")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         header, transcript = Transcript.read(args.file)
-        target = Target(parse_target(args.target))
-        target.ensure_up()
+        spec = parse_target(args.target)
     except (OSError, ValueError, TargetError) as error:
         print(f"jsonchat replay: {error}")
-        return 2
+        return ExitStatus.USAGE
+    target = Target(spec)
     try:
-        print(f"replaying {args.file} ({header.get('case', 'no case named')}) to {args.target}")
-        outcome = replay(transcript, target.address, args.timeout)
-    except OSError as error:
+        target.ensure_up()
+    except TargetError as error:
         print(f"jsonchat replay: {error}")
-        return 2
+        return ExitStatus.UNREACHABLE
+    case = str(header.get("case", ""))
+    source = "fuzz finding" if header.get("source") == "fuzz" else case or "no case named"
+    print(f"replaying {args.file} ({source}) to {args.target}")
+    try:
+        expected_packets = None
+        if header.get("source") == "fuzz":  # the recording's welcome gives the limits to wait by
+            recorded = {r.client: b"" for r in transcript.records}
+            for record in transcript.records:
+                if record.event == "recv":
+                    recorded[record.client] += record.data
+            oracle = predict(transcript, recorded)
+            expected_packets = {label: len(p) for label, p in oracle.expected.items()}
+        first = target.take_held()
+        outcome = replay(transcript, target.address, args.timeout, first, expected_packets)
+        for line in describe(outcome):
+            print(line)
+        if header.get("source") == "fuzz":
+            judgement = check_with_engine(transcript, outcome)
+        elif "::" not in case:
+            judgement = check_survival(target)
+        else:
+            judgement = None
+    except OSError as error:
+        print(f"jsonchat replay: the target stopped answering: {error}")
+        judgement = Judgement(False, [f"the target stopped answering the replay: {error}"])
     finally:
         target.retire()
-    for line in describe(outcome):
+    if judgement is None:
+        judgement = rerun_case(header, args.target, args.verbose)
+    for line in judgement.lines:
         print(line)
-    return 0 if outcome.reproduced else 1
+    if judgement.fixed is None:
+        print("cannot tell whether it is fixed: nothing was checked")
+        return ExitStatus.NOTHING_RAN
+    if judgement.fixed:
+        print("fixed: the target now behaves as the spec says")
+        return ExitStatus.OK
+    print("still failing")
+    return ExitStatus.FAILED

@@ -19,6 +19,8 @@ from conformance.verdicts import Verdict, worst
 from protocol import requirements
 
 COUNTED: tuple[Verdict, ...] = get_args(Verdict)  # in the order the summary shows them
+RESTARTS_SHOWN = 3
+DEATHS_IN_FULL = 2  # a server that dies after every case would bury the report in tracebacks
 
 
 @dataclass(frozen=True)
@@ -96,20 +98,52 @@ def summary_lines(run: Run, verbose: bool) -> list[str]:
             if result.reason:
                 lines.append(f"{'':<14}{result.reason}")
     problems = [r for r in run.results if r.verdict not in ("pass", "skipped")]
+    # The cases first; a target that died after case after case (of their closes) would bury
+    # them: the first such death is shown in full, the others in one paragraph.
+    after = [r for r in problems if r.stage]
+    problems = [r for r in problems if not r.stage] + after[:1]
     if problems:
         lines.append("")
         lines.append("what broke, and how to replay it:")
+    deaths = 0
     for result in problems:
-        lines.append(f"{result.verdict.upper()} {result.nodeid}")
+        stage = f" ({result.stage})" if result.stage else ""
+        lines.append(f"{result.verdict.upper()} {result.nodeid}{stage}")
         if result.broken:
             lines.append(f"  {rule_text(result.broken)}")
         lines.append(f"  {result.reason.splitlines()[0] if result.reason else ''}".rstrip())
+        died = bool(result.server_output or result.last_bytes)
+        deaths += died
+        if died and deaths > DEATHS_IN_FULL:
+            lines.append("  (what the server printed and the last bytes: as above; all in --json)")
+        else:
+            if result.server_output:
+                lines.append("  what the server printed last:")
+                lines.extend(f"    {line}" for line in result.server_output.splitlines())
+            if result.last_bytes:
+                lines.append("  the last bytes of the transcript:")
+                lines.extend(f"    {line}" for line in result.last_bytes.splitlines())
         if result.transcript:
             lines.append(f"  replay: {run.replay_command(result.transcript)}")
-    lines.extend(f"note: {restart}" for restart in run.restarts)
-    totals = Counter(r.verdict for r in run.results)
+    if len(after) > 1:
+        rules = sorted({r.broken for r in after[1:]})
+        lines.append(
+            f"FAIL {', '.join(rules)} also after {len(after) - 1} more cases, each time their "
+            "clients had closed (each has a transcript; all in --json):"
+        )
+        lines.extend(f"  {r.nodeid}" for r in after[1:])
+    lines.extend(f"note: {restart}" for restart in run.restarts[:RESTARTS_SHOWN])
+    if len(run.restarts) > RESTARTS_SHOWN:
+        more = len(run.restarts) - RESTARTS_SHOWN
+        lines.append(f"note: and {more} more restarts, each after it died again (all in --json)")
+    not_run = [r for r in run.results if r.not_run]
+    if run.stopped:
+        lines.append(f"note: {len(not_run)} cases not run: {run.stopped}")
+    totals = Counter(r.verdict for r in run.results if not r.not_run)
     lines.append("")
-    lines.append("cases: " + ", ".join(f"{totals[v]} {v}" for v in COUNTED if totals[v]))
+    tally = [f"{totals[v]} {v}" for v in COUNTED if totals[v]]
+    tally += [f"{len(not_run)} not run"] if not_run else []
+    lines.append("cases: " + ", ".join(tally))
     return lines
 
 
@@ -131,6 +165,7 @@ def write_json(run: Run, path: Path) -> None:
         "cases": [r.to_json() for r in run.results],
         "requirements": {r.id: r.to_json() for r in by_requirement(run.results)},
         "restarts": run.restarts,
+        "stopped": run.stopped or None,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", "utf-8")

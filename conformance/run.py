@@ -1,8 +1,17 @@
 """One conformance run: the target, what the probe learned, and the verdict of every case.
 
 Judging lives here, not in the pytest hooks, so that it reads as the rules say: the verdict of a
-case is the level of the rule it broke; a target that died during a case fails that case whatever
-else happened, and is restarted before the next one (or before every case with `--fresh`).
+case is the level of the rule it broke.
+
+A target that dies, resets or stops accepting connections at any stage (the probe, a case, or
+the closing of a case's clients) is a verdict, never an error of the suite: the stage it died in
+FAILs, and so does DISCONNECT-7 (a server goes on serving everyone else, whatever one client
+does), in a row of its own that says what the clients did last, what the server printed last
+(its traceback) and the last bytes of the transcript. A command target is then restarted and
+the run goes on; a `tcp:` target that stops accepting cannot be restarted, so the cases left are
+reported as not run. A death is noticed when it happens: after every stage the run watches the
+process for a few round trips, because a server that crashes on a hang-up dies just after the
+clients of a case closed, and blaming the next case for it would be false.
 """
 
 from __future__ import annotations
@@ -10,14 +19,18 @@ from __future__ import annotations
 import dataclasses
 import re
 import shlex
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conformance.harness import Chat
-from conformance.target import Target, TargetError, TargetSpec
-from conformance.timing import Capabilities, Timing, Tokens, probe
+from conformance.target import STOP_SIGNAL, Target, TargetError, TargetSpec
+from conformance.timing import PROBE_TIMEOUT_S, Capabilities, Timing, Tokens, careful_probe, probe
+from conformance.transcript import Record, Transcript
 from conformance.verdicts import Verdict, Violation
 from conformance.wire import Closed
 from protocol import Profile, requirements_by_id
@@ -31,6 +44,33 @@ class Options:
     transcripts: Path = Path("jsonchat-transcripts")
     reply_timeout: float | None = None  # overrides the measured one
     slow: bool = False
+    stop_signal: int = STOP_SIGNAL  # the first signal that stops a cmd: target, SHUTDOWN-1's
+
+
+SERVE_RULE = "DISCONNECT-7"  # a server goes on serving everyone else, whatever one client does
+# After a stage: poll the target's threads every WATCH_POLL_S until they have all been blocked
+# for WATCH_QUIET_S (it handled our closes), for at most WATCH_MAX_S (a server busy elsewhere);
+# without /proc, wait WATCH_RTTS round trips, at most WATCH_FALLBACK_S.
+WATCH_POLL_S, WATCH_QUIET_S, WATCH_MAX_S = 0.001, 0.003, 0.5
+WATCH_RTTS, WATCH_FALLBACK_S = 10, 0.1
+TAIL_RECORDS = 6  # of a transcript, shown when the target died
+DYING_S = 1.0  # how long a target whose port closed gets to exit before it is called alive
+
+
+@dataclass
+class Death:
+    """The target stopped working: how, what it printed last, and when that was noticed."""
+
+    what: str  # "'python3 server.py ...' ended (exit 1)", "stopped accepting connections"
+    output: str = ""
+    noticed: float = field(default_factory=time.monotonic)
+    blamed: bool = False  # its DISCONNECT-7 row is written
+
+    @property
+    def last_words(self) -> str:
+        """The last line it printed (a Python traceback's exception), for one-line reports."""
+        lines = [line for line in self.output.splitlines() if line.strip()]
+        return f", last printing {lines[-1].strip()!r}" if lines else ""
 
 
 @dataclass
@@ -42,6 +82,10 @@ class CaseResult:
     reason: str = ""
     broken: str = ""  # the rule a Violation named (the first cited one for a crash)
     transcript: str = ""
+    stage: str = ""  # "" for the case itself; "after the case" once its clients had closed
+    server_output: str = ""  # the last lines a dead target printed
+    last_bytes: str = ""  # the end of the transcript when it died
+    not_run: bool = False  # skipped because the target could no longer be reached
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +96,10 @@ class CaseResult:
             "duration": round(self.duration, 4),
             "reason": self.reason,
             "transcript": self.transcript or None,
+            "stage": self.stage or None,
+            "server_output": self.server_output or None,
+            "last_bytes": self.last_bytes or None,
+            "not_run": self.not_run,
         }
 
 
@@ -63,38 +111,194 @@ class Run:
     tokens: Tokens = field(default_factory=Tokens)
     results: list[CaseResult] = field(default_factory=list)
     restarts: list[str] = field(default_factory=list)
+    stopped: str = ""  # why no more case can run: a tcp: target that stopped accepting
+    death: Death | None = None  # of the current target process (or of a tcp: target)
+    last_stage: str = "the start"
 
     def __post_init__(self) -> None:
-        self.target = Target(self.options.spec)
+        self.target = Target(self.options.spec, stop_signal=self.options.stop_signal)
+
+    # -- the probe ----------------------------------------------------------------------------
 
     def start(self) -> Capabilities:
-        """Bring the target up and probe it; TargetError if it cannot be reached at all."""
+        """Bring the target up and probe it; TargetError only if it never accepted a connection.
+
+        A target that dies during the probe gets its verdict, is restarted and probed again one
+        step at a time; what could not be learnt is assumed absent, and the cases say the rest.
+        """
         self.target.ensure_up()
         try:
-            caps = probe(self.target.address, self.tokens)
+            first = self.target.take_held() or socket.create_connection(
+                self.target.address, PROBE_TIMEOUT_S
+            )
         except OSError as error:
-            raise TargetError(f"cannot talk to {self.options.spec.text}: {error}") from error
+            raise TargetError(
+                f"cannot talk to {self.options.spec.text}: {error}{self._output_note()}"
+            ) from error
+        self.target.ever_accepted = True
+        caps = self._probe(first)
+        if caps is None and not self.stopped:
+            caps = self._probe(None)
+        if caps is None:
+            timing = Timing.from_rtt(PROBE_TIMEOUT_S / 30)
+            note = "the probe learnt nothing: the target closed or dropped its connections"
+            caps = Capabilities(False, False, False, timing, (note,))
         if self.options.reply_timeout is not None:
             timing = Timing(caps.timing.rtt, self.options.reply_timeout)
             caps = dataclasses.replace(caps, timing=timing)
         self.caps = caps
         return caps
 
+    def _probe(self, first: socket.socket | None) -> Capabilities | None:
+        """The pipelined probe on `first`, or the careful one; None if the target broke it."""
+        transcript = Transcript()
+        stage = "probe" if first is not None else "careful probe"
+        caps: Capabilities | None = None
+        try:
+            if first is not None:
+                caps = probe(self.target.address, self.tokens, first, transcript)
+            else:
+                caps = careful_probe(self.target.address, self.tokens, transcript)
+        except (Closed, OSError) as error:
+            self._check_accepting(error)
+        self.last_stage = stage
+        death = self.watch(caps)
+        if death is None:
+            return caps
+        rules = ("FRAME-4",) if first is not None and self.options.profile == "full" else ()
+        if rules and caps is None:
+            self._record_row(
+                CaseResult(
+                    stage,
+                    rules,
+                    "fail",
+                    0.0,
+                    f"the target {death.what} when a connect and a message arrived in one go",
+                    rules[0],
+                    server_output=death.output,
+                    last_bytes=transcript_tail(transcript),
+                ),
+                transcript,
+            )
+        self.blame_death(stage, transcript, "")
+        self._revive(stage)
+        return caps
+
+    # -- around each case ---------------------------------------------------------------------
+
     def before_case(self, nodeid: str) -> None:
+        """Restart the target if a case stopped it, or if it died since the last stage (which is
+        then blamed: it died after that stage's clients closed). Skips a case that cannot run."""
+        if self.stopped:
+            pytest.skip(f"not run: {self.stopped}")
         process = self.target.process
         if process is not None and (process.stopped_on_purpose or self.options.fresh):
             self.target.restart()  # a case stopped it, and it may still be shutting down
+            self.death = None
             return
-        if process is not None and not process.alive():
-            self.restarts.append(f"before {nodeid}: {process.describe_exit()}; restarted")
+        if self.notice(0.0) is not None:
+            self.blame_death(self.last_stage, None, "after it")
+            self._revive(self.last_stage)
+            if self.stopped:
+                pytest.skip(f"not run: {self.stopped}")
         self.target.ensure_up()
+
+    def after_case(self, nodeid: str, chat: Chat | None) -> None:
+        """Once a case's clients are closed: watch the target a moment, blame a death on it."""
+        self.last_stage = nodeid
+        if self.watch(self.caps) is not None:
+            self.blame_death(nodeid, chat.transcript if chat else None, "after the case")
 
     def chat(self, rules: tuple[str, ...]) -> Chat:
         assert self.caps is not None
-        return Chat(self.target, self.caps, self.tokens, rules, slow=self.options.slow)
+        chat = Chat(self.target, self.caps, self.tokens, rules, slow=self.options.slow)
+        chat.stop_signal = self.options.stop_signal
+        return chat
 
     def finish(self) -> None:
         self.target.retire()
+
+    # -- deaths -------------------------------------------------------------------------------
+
+    def notice(self, wait: float) -> Death | None:
+        """The target's death, if it died (waiting up to `wait` seconds for one): a command that
+        exited, or a command whose port no longer listens; for `tcp:`, what a case saw."""
+        if self.death is not None:
+            return self.death
+        process = self.target.process
+        if process is None or process.stopped_on_purpose:
+            return None
+        if wait > 0 and process.alive():
+            process.wait_exit(wait)
+        if not process.alive():
+            self.death = Death(process.describe_exit(), process.last_output())
+        return self.death
+
+    def blame_death(self, stage: str, transcript: Transcript | None, when: str) -> None:
+        """The DISCONNECT-7 row of the current death (once), for `stage`."""
+        death = self.death
+        if death is None or death.blamed:
+            return
+        death.blamed = True
+        transcript = transcript or Transcript()
+        reason = f"the target {death.what}{death.last_words}; {last_event(transcript)}"
+        row = CaseResult(
+            stage,
+            (SERVE_RULE,),
+            "fail",
+            0.0,
+            reason,
+            SERVE_RULE,
+            stage=when,
+            server_output=death.output,
+            last_bytes=transcript_tail(transcript),
+        )
+        self._record_row(row, transcript)
+
+    def _record_row(self, row: CaseResult, transcript: Transcript) -> None:
+        if transcript.records:
+            row.transcript = str(self._write(row, transcript, suffix=f"-{row.broken}"))
+        self.results.append(row)
+
+    def _revive(self, stage: str) -> None:
+        """Restart a dead command target; a tcp: one cannot be: no case can run after it."""
+        death = self.death
+        if death is None:
+            return
+        if not self.target.spec.owns_process:
+            self.stopped = f"the target {death.what}"
+            return
+        try:
+            self.target.restart()
+        except TargetError as error:
+            self.stopped = f"the target {death.what} after {stage}; restarting it failed: {error}"
+            return
+        self.restarts.append(f"after {stage}: {death.what}; restarted")
+        self.death = None
+
+    def watch(self, caps: Capabilities | None) -> Death | None:
+        """After a stage closed its clients: wait until the target has handled that, or died.
+
+        Nothing on the wire says a server has handled a close, but its process does: once every
+        thread of it is blocked again (in select(), epoll_wait(), accept()) it has done all it
+        had to, and a healthy server is let go after a few milliseconds. A crashing one runs
+        until it exits. Without /proc, a fixed wait of a few round trips stands in.
+        """
+        process = self.target.process
+        if process is None or process.stopped_on_purpose or self.death is not None:
+            return self.death
+        idle = process.wait_idle(WATCH_MAX_S, WATCH_QUIET_S, WATCH_POLL_S)
+        if idle is None:
+            rtt = caps.timing.rtt if caps is not None else WATCH_FALLBACK_S / WATCH_RTTS
+            process.wait_exit(min(max(WATCH_RTTS * rtt, WATCH_POLL_S), WATCH_FALLBACK_S))
+        return self.notice(0.0)
+
+    def _output_note(self) -> str:
+        process = self.target.process
+        if process is None:
+            return ""
+        state = "it still runs" if process.alive() else process.describe_exit()
+        return f"; {state}{process.output_note()}"
 
     # -- judging ------------------------------------------------------------------------------
 
@@ -113,6 +317,7 @@ class Run:
         elif isinstance(error, Closed | OSError | TimeoutError):
             verdict, broken = "fail", primary
             reason = f"{type(error).__name__}: {error}"
+            self._check_accepting(error)
         else:
             verdict, broken = "error", ""
             reason = f"the suite itself failed: {type(error).__name__}: {error}"
@@ -120,19 +325,49 @@ class Run:
         if note:
             if verdict in ("pass", "skipped", "non-strict", "informational"):
                 verdict, broken = "fail", broken or primary
-            reason = f"{reason}; {note}" if reason else note
+            reason = f"{note} (what the case saw: {reason})" if reason else note
         return verdict, broken, reason
 
-    def death_note(self, waited: bool) -> str:
-        """Why the target is gone, if it died during the case (a crash may take a moment)."""
+    def _check_accepting(self, error: BaseException) -> None:
+        """A refused connection means the target stopped accepting (or is dying); for `tcp:`,
+        whose process the suite cannot watch, a connection closed under a case is followed by a
+        check. (Not /proc/net/tcp before every case: on a busy host it takes 80 ms to read.)"""
+        if self.death is not None or isinstance(error, TimeoutError):
+            return
         process = self.target.process
-        if process is None or process.stopped_on_purpose:
+        refused = isinstance(error, ConnectionRefusedError)
+        if process is not None:
+            if refused and process.alive():
+                process.wait_exit(DYING_S)  # a dying process closes its port first, then exits
+                if process.alive():
+                    what = f"stopped accepting connections after {self.last_stage}; it still runs"
+                    self.death = Death(what, process.last_output())
+        elif refused or not self.target.still_accepts():
+            self.death = Death(f"stopped accepting connections after {self.last_stage}")
+
+    def death_note(self, waited: bool) -> str:
+        """Why the target is gone, if it died during the case. A crash takes a moment, and a
+        case that saw its connection closed may end (skipped, say) before the process exits: the
+        target is watched until it is idle again or dead, for failures and passes alike."""
+        death = self.watch(self.caps)
+        if death is None or death.blamed:  # none, or an earlier stage's (a tcp: target's)
             return ""
-        if waited and process.alive():
-            process.wait_exit(min(0.5, self.caps.timing.reply if self.caps else 0.5))
-        if process.alive():
-            return ""
-        return f"the target died during this case: {process.describe_exit()}{process.stderr_note()}"
+        return f"the target died during this case: {death.what}{death.last_words}"
+
+    def after_call(self, result: CaseResult, chat: Chat | None) -> None:
+        """A death during the case: its DISCONNECT-7 row, the output on the case's own row, and
+        a restart (or, for tcp:, the end of the run)."""
+        death = self.death
+        if death is None or death.blamed:
+            return
+        transcript = chat.transcript if chat is not None else Transcript()
+        result.server_output = death.output
+        result.last_bytes = transcript_tail(transcript)
+        if result.broken == SERVE_RULE:
+            death.blamed = True
+        else:
+            self.blame_death(result.nodeid, transcript, "")
+        self._revive(result.nodeid)
 
     def record(self, result: CaseResult, chat: Chat | None) -> None:
         if chat is not None and result.verdict in ("fail", "non-strict", "error"):
@@ -140,10 +375,13 @@ class Run:
         self.results.append(result)
 
     def write_transcript(self, result: CaseResult, chat: Chat) -> Path:
+        return self._write(result, chat.transcript)
+
+    def _write(self, result: CaseResult, transcript: Transcript, suffix: str = "") -> Path:
         folder = self.options.transcripts
         folder.mkdir(parents=True, exist_ok=True)
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", result.nodeid.split("::", 1)[-1]).strip("_")
-        path = folder / f"{name[:150]}.jsonl"
+        path = folder / f"{name[:150]}{suffix}.jsonl"
         header = {
             "case": result.nodeid,
             "requirements": list(result.rules),
@@ -153,11 +391,60 @@ class Run:
             "profile": self.options.profile,
             "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
-        chat.transcript.write(path, header)
+        transcript.write(path, header)
         return path
 
     def replay_command(self, path: str) -> str:
         return f"jsonchat replay {shlex.quote(path)} {shlex.quote(self.options.spec.text)}"
+
+
+def last_event(transcript: Transcript) -> str:
+    """What the clients did last before the target died, in words: the blame of a death."""
+    mine = [r for r in transcript.records if r.event in ("open", "send", "close", "reset")]
+    if not mine:
+        return "no client of this stage had done anything yet"
+    last = mine[-1]
+    ago = (time.monotonic() - transcript.start - last.t) * 1000
+    when = f"{ago:.0f} ms before the death was noticed"
+    if last.event in ("close", "reset"):
+        said = any(r.client == last.client and r.event == "send" for r in mine)
+        how = "closed" if last.event == "close" else "reset"
+        early = "" if said else " before sending anything"
+        return f"after {last.client} {how} its connection without `disconnect`{early} ({when})"
+    if last.event == "open":
+        return f"after {last.client} opened a connection ({when})"
+    burst = 0  # its sends since it last heard from the server: frames that arrived together
+    for record in reversed(transcript.records):
+        if record.client == last.client and record.event == "recv":
+            break
+        if record.client == last.client and record.event == "send":
+            burst += max(record.data.count(b"\n"), 1)
+    what = show_bytes(last.data)
+    if burst > 1:
+        what = f"{burst} frames without waiting for an answer, the last {what}"
+    return f"after {last.client} sent {what} ({when})"
+
+
+def show_bytes(data: bytes, limit: int = 80) -> str:
+    text = repr(data[:limit])
+    return text + ("..." if len(data) > limit else "")
+
+
+def transcript_tail(transcript: Transcript, count: int = TAIL_RECORDS) -> str:
+    """The last records of a transcript, one a line: `client > bytes`, `client < bytes`, ..."""
+    lines = []
+    for record in transcript.records[-count:]:
+        lines.append(_record_line(record))
+    return "\n".join(lines)
+
+
+def _record_line(record: Record) -> str:
+    client = record.client if len(record.client) <= 24 else record.client[:23] + "…"
+    arrow = {"send": ">", "recv": "<"}.get(record.event)
+    if arrow:
+        return f"{client} {arrow} {show_bytes(record.data)}"
+    names = {"closed": "(closed by the server)", "close": "(closed by the client)"}
+    return f"{client} {names.get(record.event, '(' + record.event + ')')}"
 
 
 def rule_text(rule: str) -> str:

@@ -2,8 +2,15 @@
 
 A command is started in its own process group on a free loopback port, with `{host}` and `{port}`
 in it replaced, its output kept in files (a pipe nobody reads would block a chatty server), and
-is stopped as a whole group: SIGTERM, then SIGKILL after a grace period. Servers written for a
-course often forget SO_REUSEADDR, so every start takes a new port rather than reusing the last.
+is stopped as a whole group the way people stop servers: SIGINT (what Ctrl-C sends, and all that
+most course servers catch), then SIGTERM, then SIGKILL, each after a grace period. Servers
+written for a course often forget SO_REUSEADDR, so every start takes a new port rather than
+reusing the last.
+
+The suite never hangs up on a server to see whether it is up: for a server that crashes when a
+client closes, that check would be the crash. A started command is ready once the kernel shows a
+socket listening on its port (/proc/net/tcp); a `tcp:` target, or a command where /proc cannot
+be read, is checked with a connection that is kept open and becomes the probe's first client.
 `started()` is the reusable part (tests and benchmarks start any server with it); `Target` adds
 what the conformance run needs: restarting a target that died, and noticing that it did.
 """
@@ -21,10 +28,15 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Literal
 
+from conformance import procstat
+
 READY_TIMEOUT_S = 10.0  # an interpreter on a loaded machine can take seconds to start
-GRACE_S = 2.0  # between SIGTERM and SIGKILL
+GRACE_S = 2.0  # after each stop signal before the next one (the reference stops within 2 s)
+STOP_SIGNAL = signal.SIGINT  # what Ctrl-C sends: how course servers are stopped, and tested
+OUTPUT_LINES = 20  # of a dead server's stdout and stderr, for the report: its traceback
 _SHELL_SYNTAX = re.compile(r"[|&;<>()$`*?~]")
 
 
@@ -68,13 +80,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-def accepts(address: tuple[str, int], timeout: float = 1.0) -> bool:
-    """True if a TCP connection to `address` succeeds (it is closed at once)."""
+def stop_signal(name: str) -> signal.Signals:
+    """`INT`, `SIGINT` or `2` as a signal; ValueError for anything else."""
+    text = name.strip().upper()
+    if text.isdigit():
+        return signal.Signals(int(text))
     try:
-        with socket.create_connection(address, timeout=timeout):
-            return True
-    except OSError:
-        return False
+        return signal.Signals[text if text.startswith("SIG") else f"SIG{text}"]
+    except KeyError:
+        raise ValueError(f"unknown signal {name!r}") from None
 
 
 class ServerProcess:
@@ -103,6 +117,9 @@ class ServerProcess:
             raise TargetError(f"cannot start {self.command!r}: {error}") from error
         self.pid = self.process.pid
         self.stopped_on_purpose = False
+        # Only where /proc cannot show that it listens: the connection that showed it, kept.
+        self.held: socket.socket | None = None
+        self._tasks: list[Path] = []  # see asleep()
 
     @property
     def address(self) -> tuple[str, int]:
@@ -115,22 +132,69 @@ class ServerProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def asleep(self) -> bool | None:
+        """Whether every thread of its process group is blocked waiting (select(), accept(),
+        ...), having done what it had to; None where /proc does not say."""
+        asleep = procstat.all_asleep(self._tasks) if self._tasks else None
+        if asleep is None:  # not looked up yet, or its threads changed: look again
+            self._tasks = procstat.group_tasks(self.pid)
+            asleep = procstat.all_asleep(self._tasks)
+        return asleep
+
+    def wait_idle(
+        self, limit: float = 0.5, quiet: float = 0.003, poll: float = 0.001
+    ) -> bool | None:
+        """Wait until every thread of it has been blocked for `quiet` seconds (it has handled
+        all that was sent to it, accepts included) or it exited, for at most `limit` seconds.
+
+        Nothing on the wire says a server has handled a close or an accept, but its process
+        does. True once idle, False if it exited or stayed busy, None where /proc does not say.
+        """
+        started = time.monotonic()
+        quiet_since: float | None = None
+        while self.alive():
+            time.sleep(poll)
+            now = time.monotonic()
+            asleep = self.asleep()
+            if asleep is None:
+                return None
+            quiet_since = (quiet_since or now) if asleep else None
+            if quiet_since is not None and now - quiet_since >= quiet:
+                return True
+            if now - started > limit:
+                return False
+        return False
+
+    def listening(self) -> bool | None:
+        """Whether it listens on its port, or None where /proc does not say."""
+        shell = self.process.args[0] == "/bin/sh" if isinstance(self.process.args, list) else True
+        pids = procstat.group_pids(self.pid) if shell else [self.pid]
+        return procstat.listening(pids, self.port)
+
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
-        """Return once the port accepts; raise TargetError if the command exits or is too slow."""
+        """Return once the port listens; raise TargetError if the command exits or is too slow.
+
+        Without /proc the check is a connection, kept open in `held` (never hung up on).
+        """
         deadline = time.monotonic() + timeout
         pause = 0.005
         while time.monotonic() < deadline:
             if not self.alive():
                 raise TargetError(
-                    f"{self.describe_exit()} before it accepted connections{self.stderr_note()}"
+                    f"{self.describe_exit()} before it accepted connections{self.output_note()}"
                 )
-            if accepts(self.address, timeout=max(0.05, deadline - time.monotonic())):
+            listening = self.listening()
+            if listening:
                 return
+            if listening is None:
+                with contextlib.suppress(OSError):
+                    self.held = socket.create_connection(self.address, timeout=0.5)
+                    return
             time.sleep(pause)  # polling a port that is not open yet; nothing to wait on
             pause = min(pause * 2, 0.1)
         raise TargetError(
             f"{self.command!r} did not accept connections on {self.host}:{self.port} "
-            f"within {timeout:g} s{self.stderr_note()}"
+            f"within {timeout:g} s{self.output_note()}"
         )
 
     def wait_exit(self, timeout: float) -> int | None:
@@ -144,13 +208,15 @@ class ServerProcess:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signum)
 
-    def stop(self, grace: float = GRACE_S) -> int:
-        """SIGTERM the group, SIGKILL it after `grace` seconds; the exit code of the command."""
-        if self.alive():
-            self.signal(signal.SIGTERM)
-            if self.wait_exit(grace) is None:
-                self.signal(signal.SIGKILL)
-        self.signal(signal.SIGKILL)  # whatever the leader left behind in its group
+    def stop(self, grace: float = GRACE_S, first: int = STOP_SIGNAL) -> int:
+        """Signal the group with `first`, then SIGTERM, then SIGKILL, `grace` seconds apart;
+        the exit code of the command."""
+        for signum in dict.fromkeys((first, signal.SIGTERM)):
+            if not self.alive():
+                break
+            self.signal(signum)
+            self.wait_exit(grace)
+        self.signal(signal.SIGKILL)  # whatever is left: the leader, or what it left in its group
         code = self.process.wait()
         return code
 
@@ -165,13 +231,29 @@ class ServerProcess:
         tail = self.stderr_tail()
         return f"; last lines of its stderr:\n{tail}" if tail else "; its stderr is empty"
 
+    def last_output(self, lines: int = OUTPUT_LINES) -> str:
+        """The last `lines` lines of its stdout and of its stderr (a Python server's traceback),
+        each under a heading; empty if it printed nothing."""
+        parts = []
+        for name, text in zip(("stdout", "stderr"), self.output(), strict=True):
+            tail = text.rstrip().splitlines()[-lines:]
+            if tail:
+                parts.append(f"last lines of its {name}:\n" + "\n".join(tail))
+        return "\n".join(parts)
+
+    def output_note(self) -> str:
+        output = self.last_output()
+        return f"; {output}" if output else "; it printed nothing"
+
     def describe_exit(self) -> str:
         code = self.returncode
         how = f"killed by {signal.Signals(-code).name}" if code and code < 0 else f"exit {code}"
         return f"{self.command!r} ended ({how})"
 
-    def close(self) -> None:
-        self.stop()
+    def close(self, first: int = STOP_SIGNAL) -> None:
+        self.stop(first=first)
+        if self.held is not None:
+            self.held.close()
         self._close_files()
 
     def _close_files(self) -> None:
@@ -203,22 +285,45 @@ def started(
 
 
 class Target:
-    """The server a conformance run talks to; restarts it when the suite owns the process."""
+    """The server a conformance run talks to; restarts it when the suite owns the process.
 
-    def __init__(self, spec: TargetSpec, ready_timeout: float = READY_TIMEOUT_S) -> None:
+    `ever_accepted` tells "never reachable" (exit status 3) from "stopped working" (a verdict).
+    """
+
+    def __init__(
+        self,
+        spec: TargetSpec,
+        ready_timeout: float = READY_TIMEOUT_S,
+        stop_signal: int = STOP_SIGNAL,
+    ) -> None:
         self.spec = spec
         self.ready_timeout = ready_timeout
+        self.stop_signal = stop_signal
         self.process: ServerProcess | None = None
+        self.ever_accepted = False
+        self._held: socket.socket | None = None
+        self._spare: list[socket.socket] = []  # see still_accepts
+        self._checked = False
 
     @property
     def address(self) -> tuple[str, int]:
         return self.process.address if self.process else (self.spec.host, self.spec.port)
 
     def ensure_up(self) -> None:
-        """Start the command if it is not running; a `tcp:` target must already listen."""
+        """Start the command if it is not running; a `tcp:` target must listen the first time.
+
+        A `tcp:` target is checked once, with a connection that is kept (`take_held`), and never
+        again: a check before every case would be a hang-up before every case.
+        """
         if self.spec.kind == "tcp":
-            if not accepts(self.address, timeout=self.ready_timeout):
-                raise TargetError(f"nothing accepts connections at {self.spec.text[4:]}")
+            if not self._checked:
+                try:
+                    self._held = socket.create_connection(self.address, self.ready_timeout)
+                except OSError as error:
+                    raise TargetError(
+                        f"nothing accepts connections at {self.spec.text[4:]}: {error}"
+                    ) from None
+                self._checked = self.ever_accepted = True
             return
         if self.process is not None and self.process.alive():
             return
@@ -227,16 +332,37 @@ class Target:
         try:
             process.wait_ready(self.ready_timeout)
         except TargetError:
-            process.close()
+            process.close(self.stop_signal)
             raise
         self.process = process
+        self._held, process.held = process.held, None
+
+    def still_accepts(self) -> bool:
+        """For a `tcp:` target after a case saw a close: does it still accept connections?
+
+        The connection is kept open until the run ends rather than closed at once: a hang-up is
+        the very thing some servers die of, and the suite must not cause what it reports.
+        """
+        try:
+            self._spare.append(socket.create_connection(self.address, self.ready_timeout))
+        except OSError:
+            return False
+        return True
+
+    def take_held(self) -> socket.socket | None:
+        """The connection that showed the target was up, if one was needed: the caller owns it."""
+        held, self._held = self._held, None
+        return held
 
     def restart(self) -> None:
         self.retire()
         self.ensure_up()
 
     def retire(self) -> None:
-        """Stop the current process (if any)."""
+        """Stop the current process (if any), the way its user would."""
+        for sock in [*self._spare, *([self._held] if self._held else [])]:
+            sock.close()
+        self._held, self._spare = None, []
         if self.process is not None:
-            self.process.close()
+            self.process.close(self.stop_signal)
             self.process = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import socket
 import string
 import time
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from typing import Any
 
 import protocol
 from conformance.shapes import is_chat, is_welcome
+from conformance.transcript import Transcript
 from conformance.wire import Closed, PacketReader, WireClient
 
 PROBE_TIMEOUT_S = 3.0  # before the round trip is known: generous, paid once by a silent target
@@ -78,15 +80,24 @@ def is_echo(value: Any, name: str, text: str) -> bool:
     ]
 
 
-def probe(address: tuple[str, int], tokens: Tokens) -> Capabilities:
+def probe(
+    address: tuple[str, int],
+    tokens: Tokens,
+    first_sock: socket.socket | None = None,
+    transcript: Transcript | None = None,
+) -> Capabilities:
     """Pipelined first (connect and a self-message in one go), one step at a time if that fails.
 
     Some course servers read one message per `recv` and break when two arrive together; the
-    careful second try keeps them testable.
+    careful second try keeps them testable. `first_sock` is a connection already open (the one
+    that showed the target was up: the suite does not hang up on a server to check it), and
+    `transcript` records both clients, for a report if the target dies meanwhile.
     """
     started = time.monotonic()
-    first = WireClient(address, label="probe", timeout=PROBE_TIMEOUT_S)
-    connect_time = time.monotonic() - started
+    first = WireClient(
+        address, label="probe", timeout=PROBE_TIMEOUT_S, transcript=transcript, sock=first_sock
+    )
+    connect_time = time.monotonic() - started if first_sock is None else 0.0
     try:
         name = f"@probe{tokens.next()}"
         sent = time.monotonic()
@@ -102,12 +113,18 @@ def probe(address: tuple[str, int], tokens: Tokens) -> Capabilities:
             return answered
     finally:
         first.close()
-    return _careful_probe(address, tokens)
+    return careful_probe(address, tokens, transcript)
 
 
-def _careful_probe(address: tuple[str, int], tokens: Tokens) -> Capabilities:
+def careful_probe(
+    address: tuple[str, int], tokens: Tokens, transcript: Transcript | None = None
+) -> Capabilities:
+    """One step at a time: also what a run falls back to after the pipelined probe killed the
+    target."""
     started = time.monotonic()
-    client = WireClient(address, label="probe", timeout=PROBE_TIMEOUT_S)
+    client = WireClient(
+        address, label="probe-careful", timeout=PROBE_TIMEOUT_S, transcript=transcript
+    )
     try:
         name = f"@probe{tokens.next()}"
         client.send(connect_doc(name, []))

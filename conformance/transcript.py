@@ -51,6 +51,11 @@ class Transcript:
         self.records = list(records)
         self._start = time.monotonic()
 
+    @property
+    def start(self) -> float:
+        """The monotonic time the records' `t` counts from."""
+        return self._start
+
     def record(self, client: str, event: str, data: bytes = b"") -> None:
         self.records.append(Record(time.monotonic() - self._start, client, event, data))
 

@@ -110,11 +110,13 @@ class WireClient:
         label: str = "client",
         timeout: float = 2.0,
         transcript: Transcript | None = None,
+        sock: socket.socket | None = None,
     ) -> None:
+        """Connect to `address`, or take over `sock`, a connection to it opened before."""
         self.label = label
         self.timeout = timeout
         self.transcript = transcript or Transcript()
-        self.sock = socket.create_connection(address, timeout=timeout)
+        self.sock = sock or socket.create_connection(address, timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.closed = False
         self.received_bytes = 0

@@ -18,9 +18,8 @@ from conformance.fuzz.lifeline import Death
 from conformance.transcript import Transcript
 
 # The rule a target breaks when one client's hang-up, reset or bad frame costs the others their
-# service, or kills the server. A `core` rule for it is being added to requirements.json; until
-# it is, DISCONNECT-6 (`full`) says it. One constant, so that the change is one line.
-SERVES_OTHERS = "DISCONNECT-6"
+# service, or kills the server: DISCONNECT-7 (`core`), the rule the suite blames a death on too.
+SERVES_OTHERS = "DISCONNECT-7"
 
 
 class Finding(AssertionError):

@@ -118,11 +118,11 @@ def test_a_failure_writes_a_transcript_that_replays(tmp_path: Path) -> None:
     transcript = case["transcript"]
     assert f"jsonchat replay {transcript} " in run.output
     again = jsonchat("replay", transcript, target)
-    assert again.returncode == 0, again.stdout
-    assert "reproduced" in again.stdout
+    assert again.returncode == 1, again.stdout  # the failure is still there
+    assert "the bytes match the recording" in again.stdout and "still failing" in again.stdout
     reference = jsonchat("replay", transcript, REFERENCE)
-    assert reference.returncode == 1, reference.stdout
-    assert "DIFFERS" in reference.stdout
+    assert reference.returncode == 0, reference.stdout  # fixed: the case passes now
+    assert "DIFFERS" in reference.stdout and "fixed" in reference.stdout
 
 
 def test_pytest_runs_the_cases_directly_and_the_plugin_is_inert_without_a_target() -> None:

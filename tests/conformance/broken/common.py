@@ -22,6 +22,7 @@ def serve(engine_class: type[Engine], welcome: bool = True) -> None:
     def stop(signum: int, frame: FrameType | None) -> None:
         server.stop(wait=False)
 
+    signal.signal(signal.SIGINT, stop)  # as `jsonchat serve`: the suite stops with Ctrl-C
     signal.signal(signal.SIGTERM, stop)
     print(f"broken server listening on {host}:{port}", flush=True)
     server.serve_forever()
