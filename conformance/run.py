@@ -91,7 +91,14 @@ class Run:
 
     def chat(self, rules: tuple[str, ...]) -> Chat:
         assert self.caps is not None
-        return Chat(self.target, self.caps, self.tokens, rules, slow=self.options.slow)
+        return Chat(
+            self.target,
+            self.caps,
+            self.tokens,
+            rules,
+            slow=self.options.slow,
+            profile=self.options.profile,  # what a case may skip for depends on it
+        )
 
     def finish(self) -> None:
         self.target.retire()

@@ -6,10 +6,17 @@ the awaited packet arrives; the bound only matters when it never does. The probe
 what the cases may rely on: whether the target echoes a direct message to its sender (ROUTE-6,
 the only way to know it has handled everything a client sent), answers `connect`, sends a
 `welcome`. Core servers may do neither of the last two, so neither is assumed.
+
+It also learns whether the target reads several frames that arrive together (FRAME-4, a `full`
+rule): many course servers do one `json.loads` per `recv`. Against such a target every case
+sends one frame per read (`Capabilities.reads_coalesced`, used by `harness.Client`), so that a
+`core` verdict never depends on a `full` rule; only the cases about coalescing send frames
+together.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 import string
@@ -20,7 +27,7 @@ from typing import Any
 
 import protocol
 from conformance.shapes import is_chat, is_welcome
-from conformance.wire import Closed, PacketReader, WireClient
+from conformance.wire import Closed, PacketReader, WireClient, frame
 
 PROBE_TIMEOUT_S = 3.0  # before the round trip is known: generous, paid once by a silent target
 FLOOR_S, CEILING_S, RTT_FACTOR = 0.3, 5.0, 20.0
@@ -50,6 +57,9 @@ class Capabilities:
     notes: tuple[str, ...] = ()
     # The defaults of limits.json, overridden by what the target's welcome announced.
     limits: Mapping[str, int] = field(default_factory=protocol.limits)
+    # FRAME-4: a `connect` and a message that arrived in one write were both handled. When not,
+    # the harness never lets two frames of a connection meet in one read of the target.
+    reads_coalesced: bool = True
 
 
 class Tokens:
@@ -79,10 +89,12 @@ def is_echo(value: Any, name: str, text: str) -> bool:
 
 
 def probe(address: tuple[str, int], tokens: Tokens) -> Capabilities:
-    """Pipelined first (connect and a self-message in one go), one step at a time if that fails.
+    """Coalesced first (connect and a self-message in one write), one step at a time if that fails.
 
-    Some course servers read one message per `recv` and break when two arrive together; the
-    careful second try keeps them testable.
+    One write, not two sends: two sends may or may not arrive in one read, and the answer must
+    not depend on that. Some course servers read one message per `recv` and break when two
+    arrive together; the careful second try keeps them testable, and says so in
+    `reads_coalesced`.
     """
     started = time.monotonic()
     first = WireClient(address, label="probe", timeout=PROBE_TIMEOUT_S)
@@ -90,8 +102,7 @@ def probe(address: tuple[str, int], tokens: Tokens) -> Capabilities:
     try:
         name = f"@probe{tokens.next()}"
         sent = time.monotonic()
-        first.send(connect_doc(name, []))
-        first.send(direct(name, "probe"))
+        first.send_bytes(frame(connect_doc(name, [])) + frame(direct(name, "probe")))
         seen = _until_echo(first, name)
         if seen is not None:
             elapsed = time.monotonic() - sent
@@ -126,9 +137,13 @@ def _careful_probe(address: tuple[str, int], tokens: Tokens) -> Capabilities:
         seen = _until_echo(client, name)
         if seen is not None and not answered:
             rtt = time.monotonic() - sent
-        notes = ("the target broke when a connect and a message arrived together",)
+        notes = (
+            "the target broke when a connect and a message arrived together: "
+            "every case but those about coalescing (FRAME-4) sends one frame per read",
+        )
         echoes = seen is not None
-        return _capabilities(packets + (seen or []), echoes, rtt, notes if echoes else ())
+        caps = _capabilities(packets + (seen or []), echoes, rtt, notes if echoes else ())
+        return dataclasses.replace(caps, reads_coalesced=False)
     finally:
         client.close()
 
