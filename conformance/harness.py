@@ -243,7 +243,7 @@ class Client(WireClient):
         if sent is None:
             return Violation(rule, f"{self.label}: closed before it sent anything; expected {what}")
         count = _frames_in(sent.data)
-        if count >= 2:
+        if count >= 2 and not self.chat.target_died():
             event = (
                 f"{_ms(at - sent.t)} after {COUNTS.get(count, count)} frames arrived in one write"
             )
@@ -462,10 +462,26 @@ class Chat:
             f"to {min(self.caps.timing.pace * 64, self.reply) * 1000:.0f} ms: {failures[-1]}",
         )
 
+    def target_died(self) -> bool:
+        """Whether a target the suite started has exited on its own (a close is then the crash's
+        doing, which the run reports with the exit status and the target's last words)."""
+        process = self.target.process
+        if process is None or process.stopped_on_purpose:
+            return False
+        return process.wait_exit(min(0.2, self.reply)) is not None
+
     # -- what the target can do ---------------------------------------------------------------
 
     def require_echo(self, why: str) -> None:
-        """ROUTE-6 is in every profile: a target that never echoes fails it here, not skips."""
+        """ROUTE-6 is in every profile: a target that never echoes fails it here, not skips;
+        or FRAME-10, when what it sent the probe instead was no server message at all."""
+        if not self.caps.echoes_self and self.caps.stray:
+            raise Violation(
+                "FRAME-10",
+                f"in the probe the target sent {self.caps.stray}, which is no server message, "
+                f"and never echoed a message to its sender, so the suite cannot {why}",
+                "schema",
+            )
         if not self.caps.echoes_self:
             raise Violation(
                 "ROUTE-6",

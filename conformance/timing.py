@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import protocol
-from conformance.shapes import is_chat, is_welcome
+from conformance.shapes import is_chat, is_server_message, is_welcome, show
 from conformance.wire import Closed, PacketReader, WireClient, frame
 
 PROBE_TIMEOUT_S = 3.0  # before the round trip is known: generous, paid once by a silent target
@@ -60,6 +60,9 @@ class Capabilities:
     # FRAME-4: a `connect` and a message that arrived in one write were both handled. When not,
     # the harness never lets two frames of a connection meet in one read of the target.
     reads_coalesced: bool = True
+    # The first thing the probe got that is no server message (FRAME-10), shown; "" if none.
+    # A target that sends such things breaks FRAME-10 whatever else it lacks.
+    stray: str = ""
 
 
 class Tokens:
@@ -158,7 +161,10 @@ def _capabilities(
     limits = dict(protocol.limits())
     if isinstance(announced, dict):
         limits.update({k: v for k, v in announced.items() if k in limits and type(v) is int})
-    return Capabilities(echoes, answers, welcome, Timing.from_rtt(rtt), notes, limits)
+    stray = next((show(v) for v in seen if not is_server_message(v)), "")
+    if stray:
+        notes += (f"the target sent {stray}, which is no server message (FRAME-10)",)
+    return Capabilities(echoes, answers, welcome, Timing.from_rtt(rtt), notes, limits, stray=stray)
 
 
 def first_packets(client: WireClient) -> list[Any]:
