@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from conformance.run import CaseResult, Run, rule_text
-from conformance.verdicts import Verdict, rule_verdict
+from conformance.verdicts import Verdict, rule_verdict, skip_tag
 from protocol import requirements
 
 COUNTED: tuple[Verdict, ...] = get_args(Verdict)  # in the order the summary shows them
@@ -103,7 +103,17 @@ def summary_lines(run: Run, verbose: bool) -> list[str]:
     totals = Counter(r.verdict for r in run.results)
     lines.append("")
     lines.append("cases: " + ", ".join(f"{totals[v]} {v}" for v in COUNTED if totals[v]))
+    lines.extend(skip_lines(run.results))
     return lines
+
+
+def skip_lines(results: Iterable[CaseResult]) -> list[str]:
+    """Why cases were skipped, by the `verdicts.Skip` reason (each a capability the profile
+    lets a target lack, or a choice of the run): a skip is never silent."""
+    tags = Counter(skip_tag(r.reason) for r in results if r.verdict == "skipped")
+    if not tags:
+        return []
+    return ["skipped: " + ", ".join(f"{n} {tag}" for tag, n in sorted(tags.items()))]
 
 
 def write_json(run: Run, path: Path) -> None:
