@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance.verdicts import Skip, rule_verdict, skip_tag
+from conformance.harness import Client
+from conformance.transcript import Record, Transcript
+from conformance.verdicts import SERVE_OTHERS_RULE, Skip, Violation, rule_verdict, skip_tag
 from tests.conformance.suiterun import SuiteRun, conformance
 
 # Every core section but SHUTDOWN: SHUTDOWN-1 fails while the suite stops targets with SIGTERM,
@@ -139,3 +141,49 @@ def test_skips_are_typed_and_lawful_only_where_the_profile_says() -> None:
         "slow case"
     )
     assert skip_tag("precondition: whatever") == "other"
+
+
+# -- a close is charged to the event that came before it ---------------------------------------
+
+
+class _Chat:
+    """What `Client.closed_violation` asks of its case: no target process that died."""
+
+    def target_died(self) -> bool:
+        return False
+
+
+def _closed_after(*records: tuple[float, str, str, bytes]) -> Violation:
+    """The Violation @alice's client reports when the target closed it after `records`."""
+    client = Client.__new__(Client)  # no socket: only the transcript is read
+    client.label = "@alice"
+    client.chat = _Chat()  # type: ignore[assignment]
+    client.transcript = Transcript([Record(t, who, event, data) for t, who, event, data in records])
+    return client.closed_violation("ROUTE-9", "a delivery")
+
+
+def test_a_close_after_coalesced_frames_is_frame_4() -> None:
+    two = b'{"action":"message"}\n{"action":"message"}\n'
+    violation = _closed_after((1.0, "@alice", "send", two), (1.002, "@alice", "closed", b""))
+    assert violation.rule == "FRAME-4" and violation.cause == "coalesced"
+    assert "closed 2 ms after two frames arrived in one write" in violation.message
+
+
+def test_a_close_after_another_clients_hang_up_is_the_serve_others_rule() -> None:
+    violation = _closed_after(
+        (1.0, "@alice", "send", b'{"action":"message"}\n'),
+        (1.5, "@bob", "reset", b""),
+        (1.503, "@alice", "closed", b""),
+    )
+    assert violation.rule == SERVE_OTHERS_RULE and violation.cause == "hangup"
+    assert "closed 3 ms after @bob reset its connection" in violation.message
+
+
+def test_any_other_close_is_the_waiting_checks_rule_with_what_was_sent() -> None:
+    violation = _closed_after(
+        (1.0, "@bob", "close", b""),
+        (2.0, "@alice", "send", b'{"action":"message"}\n'),
+        (2.01, "@alice", "closed", b""),
+    )
+    assert violation.rule == "ROUTE-9" and violation.cause == "closed"
+    assert "closed 10 ms after it sent" in violation.message and "a delivery" in violation.message
