@@ -64,7 +64,19 @@ def refusal_of(chat: Chat, document: Any, case: FixtureCase, violation: Violatio
 def refused(chat: Chat, case: FixtureCase) -> None:
     client = chat.join(chat.user("tester"))
     client.send_frame(json.dumps(case.document, ensure_ascii=False).encode() + b"\n")
-    client.expect_error(case.rules[0], case.error or "")
+    before = len(client.packets)
+    try:
+        client.expect_error(case.rules[0], case.error or "")
+    except Violation as violation:
+        got: Any = client.packets[before].value if len(client.packets) > before else {}
+        text = got.get("message") if is_error(got) else None
+        if text not in case.others:
+            raise
+        raise Violation(
+            "VALIDATE-6",
+            f"answered {text!r}, an error that applies, but not the first one: "
+            f"{case.error!r} ({violation.message})",
+        ) from None
     client.expect_quiet("ERROR-2", "one error per erroneous frame, on a connection still open")
 
 
