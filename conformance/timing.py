@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import protocol
-from conformance.shapes import is_chat, is_server_message, is_welcome, show
+from conformance.shapes import is_chat, is_error, is_server_message, is_welcome, show
 from conformance.wire import Closed, PacketReader, WireClient, frame
 
 PROBE_TIMEOUT_S = 3.0  # before the round trip is known: generous, paid once by a silent target
@@ -106,7 +106,7 @@ def probe(address: tuple[str, int], tokens: Tokens) -> Capabilities:
         name = f"@probe{tokens.next()}"
         sent = time.monotonic()
         first.send_bytes(frame(connect_doc(name, [])) + frame(direct(name, "probe")))
-        seen = _until_echo(first, name)
+        seen = _until_echo(first, name, give_up_on_error=True)
         if seen is not None:
             elapsed = time.monotonic() - sent
             return _capabilities(seen, True, connect_time + elapsed)
@@ -179,11 +179,16 @@ def _answer_time(client: WireClient) -> float:
     return next((r.t - sent for r in records if r.event == "recv" and r.t >= sent), 0.0)
 
 
-def _until_echo(client: WireClient, name: str) -> list[Any] | None:
+def _until_echo(client: WireClient, name: str, give_up_on_error: bool = False) -> list[Any] | None:
+    """What came before the echo of the probe's message to itself; None if it never came.
+
+    `give_up_on_error`: an error answering a valid connect and message written together means
+    the target could not take them together, and no echo will follow: stop at once rather than
+    wait out the probe's generous timeout (the careful probe comes next)."""
     seen: list[Any] = []
     while True:
         value = _next_value(client)
-        if value is None:
+        if value is None or (give_up_on_error and is_error(value)):
             return None
         if is_echo(value, name, "probe"):
             return seen
