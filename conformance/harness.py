@@ -333,6 +333,7 @@ class Chat:
         if self.caps.answers_connect:
             reply = client.expect(rule, f"a chat answering the connect of {joining}", is_chat)
             client.name = name
+            client.unread = False  # the answer shows the connect was read
             return reply
         self.require_echo("tell when a connect has been handled, as the target does not answer it")
         client.name = name
