@@ -97,7 +97,6 @@ class Client(WireClient):
         if self.unread and not self.chat.caps.reads_coalesced:
             self.chat.sync()
         self.send_bytes(data)
-        self.unread = True
 
     def send_frames(self, *frames: bytes) -> None:
         """Several frames: in one write if the target reads coalesced frames, else one per read.
@@ -106,18 +105,18 @@ class Client(WireClient):
         """
         if self.chat.caps.reads_coalesced:
             self.send_bytes(b"".join(frames))
-            self.unread = True
         else:
             for data in frames:
                 self.send_frame(data)
 
     def send_bytes(self, data: bytes) -> None:
         """`data` as it is, in one write: part of a frame, or several (the FRAME-3/4 cases)."""
+        self.unread = True
         try:
             super().send_bytes(data)
         except Closed:
             what = f"to be able to write {_sketch(data)}"
-            raise self.closed_violation(self.chat.primary, what) from None
+            raise self.closed_violation(self.chat.primary, what, writing=True) from None
 
     def say(self, target: str, text: str, user_name: str | None = None) -> None:
         self.send(direct(user_name or self.name or "", text, target))
@@ -218,17 +217,21 @@ class Client(WireClient):
             "schema",
         )
 
-    def closed_violation(self, rule: str, what: str) -> Violation:
+    def closed_violation(self, rule: str, what: str, writing: bool = False) -> Violation:
         """The target closed this connection where `what` was expected: a Violation of the rule
         that the event just before the close points to, which the message names.
 
         After a write of several frames, FRAME-4 (the target could not take them together);
         after another client of the case hung up, `SERVE_OTHERS_RULE`; else `rule`, the rule of
-        the check that was waiting. Read from the transcript, which holds every event in order.
+        the check that was waiting. Read from the transcript, which holds every event in order;
+        `writing`: its last record is the write that found the connection closed, not a cause.
         """
         records = self.transcript.records
+        now = records[-1].t if records else 0.0
+        if writing:
+            records = records[:-1]
         closed = _last(records, lambda r: r.client == self.label and r.event == "closed")
-        at = closed.t if closed is not None else (records[-1].t if records else 0.0)
+        at = closed.t if closed is not None else now
         sent = _last(records, lambda r: r.client == self.label and r.event == "send" and r.t <= at)
         hung = _last(
             records,

@@ -153,13 +153,13 @@ class _Chat:
         return False
 
 
-def _closed_after(*records: tuple[float, str, str, bytes]) -> Violation:
+def _closed_after(*records: tuple[float, str, str, bytes], writing: bool = False) -> Violation:
     """The Violation @alice's client reports when the target closed it after `records`."""
     client = Client.__new__(Client)  # no socket: only the transcript is read
     client.label = "@alice"
     client.chat = _Chat()  # type: ignore[assignment]
     client.transcript = Transcript([Record(t, who, event, data) for t, who, event, data in records])
-    return client.closed_violation("ROUTE-9", "a delivery")
+    return client.closed_violation("ROUTE-9", "a delivery", writing=writing)
 
 
 def test_a_close_after_coalesced_frames_is_frame_4() -> None:
@@ -167,6 +167,15 @@ def test_a_close_after_coalesced_frames_is_frame_4() -> None:
     violation = _closed_after((1.0, "@alice", "send", two), (1.002, "@alice", "closed", b""))
     assert violation.rule == "FRAME-4" and violation.cause == "coalesced"
     assert "closed 2 ms after two frames arrived in one write" in violation.message
+
+
+def test_a_write_that_finds_the_connection_closed_is_not_its_own_cause() -> None:
+    two = b'{"action":"message"}\n{"action":"message"}\n'
+    violation = _closed_after(
+        (1.0, "@alice", "send", two), (1.01, "@alice", "send", b"{}\n"), writing=True
+    )
+    assert violation.rule == "FRAME-4"
+    assert "closed 10 ms after two frames arrived in one write" in violation.message
 
 
 def test_a_close_after_another_clients_hang_up_is_the_serve_others_rule() -> None:
