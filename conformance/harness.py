@@ -346,11 +346,11 @@ class Chat:
         except Violation as violation:
             if violation.rule != rule:
                 raise
-            raise Violation(
-                rule, f"the valid connect of {joining} was not accepted: {violation.message}"
-            ) from None
+            errors = [p.value for p in client.packets if is_error(p.value)]
+            why = f"answered {show(errors[0])}" if errors else violation.message
+            raise Violation(rule, f"the valid connect of {joining} was refused: {why}") from None
         refusals = [v for v in seen if is_error(v)]
-        self.check(rule, not refusals, f"the valid connect of {joining} got {show(refusals)}")
+        self.check(rule, not refusals, f"the valid connect of {joining} got {show(refusals[:1])}")
         return None
 
     def connect_rule(self, name: str, rooms: Sequence[str]) -> str:
