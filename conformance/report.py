@@ -1,8 +1,8 @@
 """What a run tells a server author: per requirement, per case, and as JSON for tools.
 
-A requirement's verdict is the worst verdict among the cases that found it broken; if none did,
-it passes when at least one of its cases passed; a requirement whose cases were all skipped, or
-all failed on other rules first, is `skipped`: nothing was learned about it.
+A requirement's verdict is the worst of its cases' (`verdicts.rule_verdict`): it passes only when
+every case citing it ran and passed; one skipped, or ended by another rule first, makes it
+`skipped`, and one that broke it makes it fail (or non-strict, informational).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from conformance.run import CaseResult, Run, rule_text
-from conformance.verdicts import Verdict, worst
+from conformance.verdicts import Verdict, rule_verdict, skip_tag
 from protocol import requirements
 
 COUNTED: tuple[Verdict, ...] = get_args(Verdict)  # in the order the summary shows them
@@ -47,18 +47,11 @@ def by_requirement(results: Iterable[CaseResult]) -> list[RequirementResult]:
     results = list(results)
     out: list[RequirementResult] = []
     for rule in requirements():
-        citing = [r for r in results if rule.id in r.rules]
+        # A case may break a rule it does not cite (a refused connect breaks CONNECT-1).
+        citing = [r for r in results if rule.id in r.rules or r.broken == rule.id]
         if not citing:
             continue
-        broken = [r.verdict for r in citing if r.broken == rule.id]
-        if broken:
-            verdict = worst(broken)
-        elif any(r.verdict == "pass" for r in citing):
-            verdict = "pass"
-        elif any(r.verdict == "error" for r in citing):
-            verdict = "error"
-        else:
-            verdict = "skipped"
+        verdict = rule_verdict(rule.id, ((r.verdict, r.broken) for r in citing))
         counts = Counter(r.verdict for r in citing)
         out.append(
             RequirementResult(
@@ -144,7 +137,17 @@ def summary_lines(run: Run, verbose: bool) -> list[str]:
     tally = [f"{totals[v]} {v}" for v in COUNTED if totals[v]]
     tally += [f"{len(not_run)} not run"] if not_run else []
     lines.append("cases: " + ", ".join(tally))
+    lines.extend(skip_lines(run.results))
     return lines
+
+
+def skip_lines(results: Iterable[CaseResult]) -> list[str]:
+    """Why cases were skipped, by the `verdicts.Skip` reason (each a capability the profile
+    lets a target lack, or a choice of the run): a skip is never silent."""
+    tags = Counter(skip_tag(r.reason) for r in results if r.verdict == "skipped")
+    if not tags:
+        return []
+    return ["skipped: " + ", ".join(f"{n} {tag}" for tag, n in sorted(tags.items()))]
 
 
 def write_json(run: Run, path: Path) -> None:

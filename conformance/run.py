@@ -211,7 +211,14 @@ class Run:
 
     def chat(self, rules: tuple[str, ...]) -> Chat:
         assert self.caps is not None
-        chat = Chat(self.target, self.caps, self.tokens, rules, slow=self.options.slow)
+        chat = Chat(
+            self.target,
+            self.caps,
+            self.tokens,
+            rules,
+            slow=self.options.slow,
+            profile=self.options.profile,  # what a case may skip for depends on it
+        )
         chat.stop_signal = self.options.stop_signal
         return chat
 

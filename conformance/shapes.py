@@ -9,6 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from conformance.wire import Garbage, Packet
+from protocol.validator import is_valid
+
+SERVER_STATUSES = ("welcome", "chat", "error", "disconnect")
 
 
 def show(value: Any) -> str:
@@ -50,3 +53,10 @@ def is_chat(value: Any) -> bool:
 
 def is_welcome(value: Any) -> bool:
     return isinstance(value, dict) and value.get("status") == "welcome"
+
+
+def is_server_message(value: Any) -> bool:
+    """FRAME-10: a JSON object whose `status` is a server status and that validates against the
+    schema of that status."""
+    status = value.get("status") if isinstance(value, dict) else None
+    return status in SERVER_STATUSES and is_valid(f"server/{status}", value)

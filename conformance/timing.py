@@ -6,10 +6,17 @@ the awaited packet arrives; the bound only matters when it never does. The probe
 what the cases may rely on: whether the target echoes a direct message to its sender (ROUTE-6,
 the only way to know it has handled everything a client sent), answers `connect`, sends a
 `welcome`. Core servers may do neither of the last two, so neither is assumed.
+
+It also learns whether the target reads several frames that arrive together (FRAME-4, a `full`
+rule): many course servers do one `json.loads` per `recv`. Against such a target every case
+sends one frame per read (`Capabilities.reads_coalesced`, used by `harness.Client`), so that a
+`core` verdict never depends on a `full` rule; only the cases about coalescing send frames
+together.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 import socket
@@ -20,9 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import protocol
-from conformance.shapes import is_chat, is_welcome
+from conformance.shapes import is_chat, is_error, is_server_message, is_welcome, show
 from conformance.transcript import Transcript
-from conformance.wire import Closed, PacketReader, WireClient
+from conformance.wire import Closed, PacketReader, WireClient, frame
 
 PROBE_TIMEOUT_S = 3.0  # before the round trip is known: generous, paid once by a silent target
 FLOOR_S, CEILING_S, RTT_FACTOR = 0.3, 5.0, 20.0
@@ -52,6 +59,12 @@ class Capabilities:
     notes: tuple[str, ...] = ()
     # The defaults of limits.json, overridden by what the target's welcome announced.
     limits: Mapping[str, int] = field(default_factory=protocol.limits)
+    # FRAME-4: a `connect` and a message that arrived in one write were both handled. When not,
+    # the harness never lets two frames of a connection meet in one read of the target.
+    reads_coalesced: bool = True
+    # The first thing the probe got that is no server message (FRAME-10), shown; "" if none.
+    # A target that sends such things breaks FRAME-10 whatever else it lacks.
+    stray: str = ""
 
 
 class Tokens:
@@ -86,12 +99,14 @@ def probe(
     first_sock: socket.socket | None = None,
     transcript: Transcript | None = None,
 ) -> Capabilities:
-    """Pipelined first (connect and a self-message in one go), one step at a time if that fails.
+    """Coalesced first (connect and a self-message in one write), one step at a time if that fails.
 
-    Some course servers read one message per `recv` and break when two arrive together; the
-    careful second try keeps them testable. `first_sock` is a connection already open (the one
-    that showed the target was up: the suite does not hang up on a server to check it), and
-    `transcript` records both clients, for a report if the target dies meanwhile.
+    One write, not two sends: two sends may or may not arrive in one read, and the answer must
+    not depend on that. Some course servers read one message per `recv` and break when two
+    arrive together; the careful second try keeps them testable, and says so in
+    `reads_coalesced`. `first_sock` is a connection already open (the one that showed the target
+    was up: the suite does not hang up on a server to check it), and `transcript` records both
+    clients, for a report if the target dies meanwhile.
     """
     started = time.monotonic()
     first = WireClient(
@@ -101,9 +116,8 @@ def probe(
     try:
         name = f"@probe{tokens.next()}"
         sent = time.monotonic()
-        first.send(connect_doc(name, []))
-        first.send(direct(name, "probe"))
-        seen = _until_echo(first, name)
+        first.send_bytes(frame(connect_doc(name, [])) + frame(direct(name, "probe")))
+        seen = _until_echo(first, name, give_up_on_error=True)
         if seen is not None:
             elapsed = time.monotonic() - sent
             return _capabilities(seen, True, connect_time + elapsed)
@@ -143,9 +157,13 @@ def careful_probe(
         seen = _until_echo(client, name)
         if seen is not None and not answered:
             rtt = time.monotonic() - sent
-        notes = ("the target broke when a connect and a message arrived together",)
+        notes = (
+            "the target broke when a connect and a message arrived together: "
+            "every case but those about coalescing (FRAME-4) sends one frame per read",
+        )
         echoes = seen is not None
-        return _capabilities(packets + (seen or []), echoes, rtt, notes if echoes else ())
+        caps = _capabilities(packets + (seen or []), echoes, rtt, notes if echoes else ())
+        return dataclasses.replace(caps, reads_coalesced=False)
     finally:
         client.close()
 
@@ -160,7 +178,10 @@ def _capabilities(
     limits = dict(protocol.limits())
     if isinstance(announced, dict):
         limits.update({k: v for k, v in announced.items() if k in limits and type(v) is int})
-    return Capabilities(echoes, answers, welcome, Timing.from_rtt(rtt), notes, limits)
+    stray = next((show(v) for v in seen if not is_server_message(v)), "")
+    if stray:
+        notes += (f"the target sent {stray}, which is no server message (FRAME-10)",)
+    return Capabilities(echoes, answers, welcome, Timing.from_rtt(rtt), notes, limits, stray=stray)
 
 
 def first_packets(client: WireClient) -> list[Any]:
@@ -175,11 +196,16 @@ def _answer_time(client: WireClient) -> float:
     return next((r.t - sent for r in records if r.event == "recv" and r.t >= sent), 0.0)
 
 
-def _until_echo(client: WireClient, name: str) -> list[Any] | None:
+def _until_echo(client: WireClient, name: str, give_up_on_error: bool = False) -> list[Any] | None:
+    """What came before the echo of the probe's message to itself; None if it never came.
+
+    `give_up_on_error`: an error answering a valid connect and message written together means
+    the target could not take them together, and no echo will follow: stop at once rather than
+    wait out the probe's generous timeout (the careful probe comes next)."""
     seen: list[Any] = []
     while True:
         value = _next_value(client)
-        if value is None:
+        if value is None or (give_up_on_error and is_error(value)):
             return None
         if is_echo(value, name, "probe"):
             return seen

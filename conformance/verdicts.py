@@ -8,8 +8,9 @@ MUST fails, a broken SHOULD is `non-strict`, a broken MAY `informational`.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterable, Sequence
-from typing import Literal, TypeVar
+from typing import Literal, NoReturn, TypeVar
 
 import pytest
 
@@ -21,19 +22,30 @@ VERDICT_OF_LEVEL: dict[str, Verdict] = {
     "SHOULD": "non-strict",
     "MAY": "informational",
 }
-# Worst first: a requirement's verdict is the worst of its cases'.
-SEVERITY: tuple[Verdict, ...] = ("error", "fail", "non-strict", "informational", "pass", "skipped")
+# Worst first: a requirement's verdict is the worst of its cases'. A skipped case ranks below
+# every pass: a rule of which one case did not run has not been shown to hold.
+SEVERITY: tuple[Verdict, ...] = ("error", "fail", "non-strict", "informational", "skipped", "pass")
 MARKER = "requirement"
 F = TypeVar("F", bound=Callable[..., object])
+# The rule broken by a server that drops or stops serving a connection because another client hung
+# up: DISCONNECT-7 (core), the rule a death of the target is blamed on too.
+SERVE_OTHERS_RULE = "DISCONNECT-7"
 
 
 class Violation(Exception):
-    """The target broke `rule`; `message` says how, in terms a server author can act on."""
+    """The target broke `rule`; `message` says how, in terms a server author can act on.
 
-    def __init__(self, rule: str, message: str) -> None:
+    `cause` names what the harness saw happen, when it was more than a wrong answer: `closed`
+    (the target closed the connection), `coalesced` (it closed after several frames arrived in
+    one write), `hangup` (it closed after another client of the case hung up), `schema` (it sent
+    something that is no server message). Tools may group failures by it.
+    """
+
+    def __init__(self, rule: str, message: str, cause: str = "") -> None:
         super().__init__(f"{rule}: {message}")
         self.rule = rule
         self.message = message
+        self.cause = cause
 
     @property
     def requirement(self) -> Requirement:
@@ -42,6 +54,37 @@ class Violation(Exception):
     @property
     def verdict(self) -> Verdict:
         return VERDICT_OF_LEVEL[self.requirement.level]
+
+
+class Skip(enum.Enum):
+    """Every reason a case may be skipped, and nothing else (as irctest's typed skips).
+
+    Each is a capability the protocol makes optional in some profile, with the rule that makes it
+    required elsewhere, or a choice of the run. `Chat` turns a missing capability into a skip only
+    where the profile allows it; where it does not, the case fails on `rule` instead.
+    """
+
+    NO_CONNECT_REPLY = ("no connect reply", "CONNECT-2", ("core",))
+    SLOW = ("slow case", "", ("core", "full"))
+    NOT_OWN_PROCESS = ("not our process", "", ("core", "full"))
+
+    def __init__(self, tag: str, rule: str, lawful_in: tuple[Profile, ...]) -> None:
+        self.tag = tag
+        self.rule = rule  # the rule requiring the capability, where it is required
+        self.lawful_in = lawful_in  # the profiles in which a target may lack it
+
+    def allowed(self, profile: Profile) -> bool:
+        return profile in self.lawful_in
+
+    def skip(self, why: str) -> NoReturn:
+        """Skip the running case: `tag (why)`, so a report can group skips by their tag."""
+        pytest.skip(f"{self.tag} ({why})")
+
+
+def skip_tag(reason: str) -> str:
+    """The `Skip` tag a skip reason starts with, or `other` for a skip from elsewhere."""
+    tag = reason.split(" (", 1)[0]
+    return tag if tag in {s.tag for s in Skip} else "other"
 
 
 def requirement(*ids: str) -> Callable[[F], F]:
@@ -89,3 +132,20 @@ def matches(ids: Sequence[str], tokens: Sequence[str]) -> bool:
 
 def worst(verdicts: Iterable[Verdict]) -> Verdict:
     return min(verdicts, key=SEVERITY.index, default="skipped")
+
+
+def rule_verdict(rule: str, cases: Iterable[tuple[Verdict, str]]) -> Verdict:
+    """The verdict of `rule` from the (verdict, broken rule) of every case citing it.
+
+    A case that broke `rule` gives its own verdict; one that passed, `pass`; one that was skipped
+    or ended on another rule before it got to `rule`, `skipped` (nothing was learned about it);
+    one where the suite itself failed, `error`. The worst of them is the rule's: it passes only
+    when every case citing it ran to the end and passed.
+    """
+    own: list[Verdict] = []
+    for verdict, broken in cases:
+        if broken == rule or verdict in ("pass", "error"):
+            own.append(verdict)
+        else:
+            own.append("skipped")
+    return worst(own)

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from protocol import error_rule
 from protocol.statemachine import refusals
 
+FRAME_ERRORS = ("frame_too_long", "malformed_utf8", "malformed_json")
+SCHEMA_ERRORS = ("missing_field", "invalid_action", "wrong_type", "too_long", "invalid_name")
 OUTCOMES: Mapping[str, tuple[str, ...]] = {
     "frame": ("FRAME-1", "FRAME-2", "FRAME-3", "FRAME-4", "FRAME-5", "FRAME-9", "FRAME-10"),
-    "frame_too_long": ("FRAME-6", "ERROR-1", "ERROR-2"),
-    "malformed_utf8": ("FRAME-7", "ERROR-1", "ERROR-2"),
-    "malformed_json": ("FRAME-8", "ERROR-1", "ERROR-2"),
-    "missing_field": ("VALIDATE-1", "VALIDATE-6", "ERROR-2"),
-    "invalid_action": ("VALIDATE-2", "VALIDATE-6", "ERROR-2"),
-    "wrong_type": ("VALIDATE-3", "VALIDATE-6", "ERROR-2"),
-    "too_long": ("VALIDATE-4", "VALIDATE-6", "ERROR-2"),
-    "invalid_name": ("VALIDATE-5", "VALIDATE-6", "ERROR-2"),
+    # An error's own rule is read from errors.json, the one map of errors to rules.
+    **{code: (error_rule(code), "ERROR-1", "ERROR-2") for code in FRAME_ERRORS},
+    **{code: (error_rule(code), "VALIDATE-6", "ERROR-2") for code in SCHEMA_ERRORS},
     "welcome": ("WELCOME-1", "WELCOME-2"),
     "connect": ("CONNECT-1", "CONNECT-2", "STATE-1", "VALIDATE-7", "VALIDATE-8"),
     "reconnect": ("CONNECT-4", "CONNECT-2"),

@@ -86,8 +86,8 @@ def limits() -> Mapping[str, int]:
 
 
 @cache
-def error_table() -> Mapping[str, Mapping[str, str]]:
-    """Error code (e.g. `malformed_json`) to its wire text template and documentation."""
+def error_table() -> Mapping[str, Mapping[str, Any]]:
+    """Error code (e.g. `malformed_json`) to its wire text template, rule and documentation."""
     return dict(load_json("errors.json")["errors"])
 
 
@@ -100,9 +100,21 @@ def schema_keyword_errors() -> tuple[tuple[str, bool, str], ...]:
     )
 
 
+def error_rule(code: str, event: str | None = None) -> str:
+    """The rule that requires answering with error `code` (after `event`, for an error that
+    several events of machine.json can get, such as `name_mismatch`): the one map of errors
+    to rules, read by the engine, the state machine's refusals and the conformance suite."""
+    rule = error_table()[code]["rule"]
+    if isinstance(rule, str):
+        return rule
+    if event not in rule:
+        raise KeyError(f"error {code!r} names a rule per event; {event!r} is not one of {rule}")
+    return str(rule[event])
+
+
 def error_text(code: str, **values: Any) -> str:
     """The exact text sent on the wire for an error code; templates use limits and `values`."""
-    template = error_table()[code]["text"]
+    template = str(error_table()[code]["text"])
     return template.format(**{**limits(), **values})
 
 

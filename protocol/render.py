@@ -20,7 +20,7 @@ from protocol import (
     requirements,
     schema_keyword_errors,
 )
-from protocol.statemachine import mermaid
+from protocol.statemachine import mermaid, refusals
 
 SPEC_PATH = Path(__file__).with_name("PROTOCOL.md")
 _BLOCK = re.compile(
@@ -72,11 +72,10 @@ def machine_block() -> str:
         rows.append(
             f"| `{t['trigger']}` | {t['source']} | {t['dest']} | {', '.join(t['requirements'])} |"
         )
-    for r in spec["refusals"]:
-        text = error_text(r["error"])
+    for r in refusals().values():
+        text = error_text(r.error)
         rows.append(
-            f"| `{r['trigger']}` | {r['source']} | refused: `{text}` | "
-            f"{', '.join(r['requirements'])} |"
+            f"| `{r.trigger}` | {r.source} | refused: `{text}` | {', '.join(r.requirements)} |"
         )
     return "\n".join(rows) + "\n"
 

@@ -15,7 +15,7 @@ from functools import cache
 
 from transitions import Machine
 
-from protocol import error_text, machine_spec
+from protocol import error_rule, error_text, machine_spec
 
 
 @dataclass(frozen=True)
@@ -63,10 +63,11 @@ def transition_table(machine: Machine) -> Mapping[tuple[str, str], str]:
 
 @cache
 def refusals() -> Mapping[tuple[str, str], Refusal]:
-    """(state, trigger) -> how the protocol refuses that event in that state."""
+    """(state, trigger) -> how the protocol refuses that event in that state; the rule comes
+    from errors.json, which names the rule of every error."""
     return {
         (r["source"], r["trigger"]): Refusal(
-            r["trigger"], r["source"], r["error"], tuple(r["requirements"])
+            r["trigger"], r["source"], r["error"], (error_rule(r["error"], r["trigger"]),)
         )
         for r in machine_spec()["refusals"]
     }

@@ -29,7 +29,7 @@ def test_errors_change_nothing_and_touch_no_one_else(chat: Chat) -> None:
         + b'","message":"x"}',
         b'{"action":"connect","user_name":"@other-name","targets":[]}',
     ]
-    alice.send_bytes(b"\n".join(frames) + b"\n")
+    alice.send_frames(*(data + b"\n" for data in frames))
     for _ in frames:
         alice.expect("ERROR-2", "one error per erroneous frame", is_error)
     alice.expect_quiet("ERROR-2", "more than one error per frame")

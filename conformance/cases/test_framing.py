@@ -1,15 +1,17 @@
 """Transport and framing (FRAME-1 to FRAME-10): how bytes become frames, and frames replies.
 
 A frame's effect is observed with a direct message to oneself, whose echo (ROUTE-6) shows the
-frame was read as one message. Writes meant to arrive in separate reads are paced by a couple of
-round trips; TCP may still merge them, which only makes the case easier to pass.
+frame was read as one message. Pieces of a split frame must reach the target in separate reads,
+or a server that cannot reassemble would pass: after each piece, `Chat.sync` waits for round
+trips on another connection, which show the target has read the piece alone (see its argument).
+Only FRAME-4 writes frames together on purpose; the other cases send one frame per read to a
+target that cannot take more (`Client.send_frames`), so each fails only on its own rule.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import time
 from typing import Any
 
 import pytest
@@ -37,14 +39,14 @@ def echoed(client: Client, rule: str, *texts: str) -> None:
 @requirement("FRAME-1")
 def test_object_and_newline_in_one_write(chat: Chat) -> None:
     alice = chat.join(chat.user("alice"))
-    alice.send_bytes(frame(alice, "with a newline") + b"\n")
+    alice.send_frame(frame(alice, "with a newline") + b"\n")
     echoed(alice, "FRAME-1", "with a newline")
 
 
 @requirement("FRAME-2")
 def test_object_without_newline_in_one_write(chat: Chat) -> None:
     alice = chat.join(chat.user("alice"))
-    alice.send_bytes(frame(alice, "no newline"))
+    alice.send_frame(frame(alice, "no newline"))
     echoed(alice, "FRAME-2", "no newline")
 
 
@@ -58,16 +60,18 @@ def test_frame_split_over_reads_at_any_byte(chat: Chat) -> None:
     start = 0
     for cut in [*sorted(cuts), len(data)]:
         alice.send_bytes(data[start:cut])
+        chat.sync()  # the target has read this piece alone
         start = cut
-        time.sleep(chat.caps.timing.pace)
     echoed(alice, "FRAME-3", text)
-    for byte in frame(alice, "one byte per write") + b"\n":
+    for byte in frame(alice, "one byte per read") + b"\n":
         alice.send_bytes(bytes([byte]))
-    echoed(alice, "FRAME-3", "one byte per write")
+        chat.sync()
+    echoed(alice, "FRAME-3", "one byte per read")
 
 
 @requirement("FRAME-4")
 def test_several_frames_in_one_read(chat: Chat) -> None:
+    """The case about coalescing: one write each time, whatever the probe found."""
     alice = chat.join(chat.user("alice"))
     one, two, three = (frame(alice, t) for t in ("one", "two", "three"))
     alice.send_bytes(one + b"\n" + two + b"\n" + three + b"\n")
@@ -80,10 +84,10 @@ def test_several_frames_in_one_read(chat: Chat) -> None:
 def test_newline_ends_a_frame_and_blank_lines_are_skipped(chat: Chat) -> None:
     alice = chat.join(chat.user("alice"))
     unfinished = frame(alice, "cut short")[:-12]
-    alice.send_bytes(unfinished + b"\n" + frame(alice, "after the cut") + b"\n")
+    alice.send_frames(unfinished + b"\n", frame(alice, "after the cut") + b"\n")
     alice.expect_error("FRAME-5", protocol.error_text("malformed_json"))
     echoed(alice, "FRAME-5", "after the cut")
-    alice.send_bytes(b"\n\n  \t\r\n" + frame(alice, "after blank lines") + b"\r\n\n \n")
+    alice.send_frame(b"\n\n  \t\r\n" + frame(alice, "after blank lines") + b"\r\n\n \n")
     echoed(alice, "FRAME-5", "after blank lines")
     alice.expect_quiet("FRAME-5", "whitespace between frames")
 
@@ -97,13 +101,13 @@ def padded(client: Client, size: int) -> bytes:
 @requirement("FRAME-6")
 def test_frame_over_the_limit_is_refused_and_the_next_handled(chat: Chat) -> None:
     alice = chat.join(chat.user("alice"))
-    alice.send_bytes(padded(alice, MAX_FRAME) + b"\n")
+    alice.send_frame(padded(alice, MAX_FRAME) + b"\n")
     echoed(alice, "FRAME-6", "padded")
     too_long = protocol.error_text("frame_too_long")
-    alice.send_bytes(padded(alice, MAX_FRAME + 1) + b"\n" + frame(alice, "next") + b"\n")
+    alice.send_frames(padded(alice, MAX_FRAME + 1) + b"\n", frame(alice, "next") + b"\n")
     alice.expect_error("FRAME-6", too_long)
     echoed(alice, "FRAME-6", "next")
-    alice.send_bytes(b"x" * (3 * MAX_FRAME) + b"\n" + frame(alice, "after garbage") + b"\n")
+    alice.send_frames(b"x" * (3 * MAX_FRAME) + b"\n", frame(alice, "after garbage") + b"\n")
     alice.expect_error("FRAME-6", too_long)
     echoed(alice, "FRAME-6", "after garbage")
     alice.expect_quiet("FRAME-6", "one error per long frame")
@@ -122,7 +126,7 @@ BAD_UTF8 = {
 def test_invalid_utf8_is_refused_and_only_that_frame_lost(chat: Chat, bad: bytes) -> None:
     alice = chat.join(chat.user("alice"))
     broken = frame(alice, "BAD").replace(b"BAD", b"a" + bad + b"z")
-    alice.send_bytes(broken + b"\n" + frame(alice, "still here") + b"\n")
+    alice.send_frames(broken + b"\n", frame(alice, "still here") + b"\n")
     alice.expect_error("FRAME-7", protocol.error_text("malformed_utf8"))
     echoed(alice, "FRAME-7", "still here")
 
@@ -145,7 +149,7 @@ MALFORMED = {
 @pytest.mark.parametrize("data", list(MALFORMED.values()), ids=list(MALFORMED))
 def test_malformed_json_is_refused(chat: Chat, data: bytes) -> None:
     alice = chat.join(chat.user("alice"))
-    alice.send_bytes(data + b"\n" + frame(alice, "still here") + b"\n")
+    alice.send_frames(data + b"\n", frame(alice, "still here") + b"\n")
     alice.expect_error("FRAME-8", protocol.error_text("malformed_json"))
     echoed(alice, "FRAME-8", "still here")
 
@@ -155,7 +159,7 @@ def test_nesting_at_the_limit_and_big_integers_are_json(chat: Chat) -> None:
     alice = chat.join(chat.user("alice"))
     body = frame(alice, "deep")
     deep = b'{"x":' + b"[" * (DEEP - 1) + b"]" * (DEEP - 1) + b',"n":' + b"9" * 300 + b","
-    alice.send_bytes(deep + body[1:] + b"\n")
+    alice.send_frame(deep + body[1:] + b"\n")
     echoed(alice, "FRAME-8", "deep")
 
 

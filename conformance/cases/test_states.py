@@ -74,7 +74,7 @@ def on_connection_lost(chat: Chat, client: Client, case: TransitionCase, room: s
 
 
 def on_kick(chat: Chat, client: Client, case: TransitionCase, room: str) -> None:
-    client.send_bytes(b"not json\n" * MAX_ERRORS)
+    client.send_frames(*[b"not json\n"] * MAX_ERRORS)
     received = client.expect_closed("LIMIT-2", timeout=chat.reply * 2)
     chat.check_last_words(received, "too_many_errors")
 

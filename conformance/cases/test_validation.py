@@ -14,9 +14,10 @@ import pytest
 
 import protocol
 from conformance.generate import FixtureCase, fixture_cases, personalise
-from conformance.harness import Chat, Client, is_delivery
+from conformance.harness import Chat, Client, is_delivery, is_error, show
 from conformance.timing import direct
-from conformance.verdicts import requirement
+from conformance.verdicts import Violation, requirement
+from conformance.wire import PacketReader, frame
 
 MAX_NAME = protocol.limits()["max_name_bytes"]
 MAX_TEXT = protocol.limits()["max_message_bytes"]
@@ -33,14 +34,49 @@ def _params() -> list[Any]:
 def test_client_fixture(chat: Chat, case: FixtureCase) -> None:
     if case.error is not None:
         refused(chat, case)
-    else:
-        accepted(chat, personalise(case.document, chat.tokens.next()), case.rules[0])
+        return
+    document = personalise(case.document, chat.tokens.next())
+    try:
+        accepted(chat, document, case.rules[0])
+    except Violation as violation:
+        raise refusal_of(chat, document, case, violation) from None
+
+
+def refusal_of(chat: Chat, document: Any, case: FixtureCase, violation: Violation) -> Violation:
+    """A valid document answered with an error breaks the rule that makes it valid: VALIDATE-8
+    for one at the byte limits, VALIDATE-7 for one with unknown fields, else the action's rule.
+    Any other failure (a missing delivery, a room not joined) is the action's rule's."""
+    records = chat.transcript.records
+    sent = frame(document)
+    at = next((n for n, r in enumerate(records) if r.event == "send" and r.data == sent), None)
+    if at is None:
+        return violation
+    by = records[at].client  # what the client that sent it got after it
+    answer = b"".join(r.data for r in records[at + 1 :] if r.client == by and r.event == "recv")
+    errors = [p.value for p in PacketReader().feed(answer) if is_error(p.value)]
+    if not errors:
+        return violation
+    valid_by = next((r for r in ("VALIDATE-8", "VALIDATE-7") if r in case.rules), case.rules[0])
+    action = document.get("action")
+    return Violation(valid_by, f"a valid {action} was answered with {show(errors[0])}")
 
 
 def refused(chat: Chat, case: FixtureCase) -> None:
     client = chat.join(chat.user("tester"))
-    client.send_bytes(json.dumps(case.document, ensure_ascii=False).encode() + b"\n")
-    client.expect_error(case.rules[0], case.error or "")
+    client.send_frame(json.dumps(case.document, ensure_ascii=False).encode() + b"\n")
+    before = len(client.packets)
+    try:
+        client.expect_error(case.rules[0], case.error or "")
+    except Violation as violation:
+        got: Any = client.packets[before].value if len(client.packets) > before else {}
+        text = got.get("message") if is_error(got) else None
+        if text not in case.others:
+            raise
+        raise Violation(
+            "VALIDATE-6",
+            f"answered {text!r}, an error that applies, but not the first one: "
+            f"{case.error!r} ({violation.message})",
+        ) from None
     client.expect_quiet("ERROR-2", "one error per erroneous frame, on a connection still open")
 
 
@@ -70,12 +106,8 @@ def accepted(chat: Chat, document: dict[str, Any], rule: str) -> None:
 def accepted_connect(chat: Chat, document: dict[str, Any], rule: str) -> None:
     client = chat.open("client")
     client.send(document)
-    client.name = document["user_name"]
-    if chat.caps.answers_connect:
-        client.expect(rule, "a chat answering connect", lambda v: isinstance(v, dict))
-    else:
-        client.settle(rule)
     rooms = document["targets"]
+    chat.connected(client, document["user_name"], rooms)  # a chat reply, not just any answer
     if rooms:
         observer = chat.join(chat.user("observer"))
         for room in rooms:
@@ -151,7 +183,7 @@ def test_only_the_first_failure_is_reported(
     chat: Chat, setup: Any, frame: bytes, code: str
 ) -> None:
     client = setup(chat)
-    client.send_bytes(frame + b"\n")
+    client.send_frame(frame + b"\n")
     client.expect_error("VALIDATE-6", protocol.error_text(code))
     if client.name is not None:
         client.expect_quiet("VALIDATE-6", "exactly one error")

@@ -46,16 +46,6 @@ def test_the_careful_course_server_passes_core(tmp_path: Path) -> None:
     assert not run.report["restarts"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a server that parses one object per read needs core cases that send one frame per "
-    "round trip (issue 17, the verdicts branch); remove this mark once that is merged",
-)
-def test_the_careful_one_object_per_read_server_passes_core(tmp_path: Path) -> None:
-    run = conformance(course(framing="per-read"), tmp_path, "--profile", "core")
-    assert run.code == 0, run.output
-
-
 @req("SHUTDOWN-1", "SHUTDOWN-2")
 def test_sigterm_is_a_rule_of_its_own_and_the_stop_signal_can_be_chosen(tmp_path: Path) -> None:
     run = conformance(course(), tmp_path, "--select", "SHUTDOWN")

@@ -14,7 +14,7 @@ from protocol import (
     requirements_by_id,
     schema_keyword_errors,
 )
-from protocol.validator import error_message, is_valid
+from protocol.validator import client_error_message, error_message, is_valid
 
 CASES = [
     pytest.param(group["schema"], test, id=f"{group['schema']}: {test['description']}")
@@ -33,6 +33,18 @@ INVALID = [
 @pytest.mark.parametrize("draft", ["2020-12", "draft-07"])
 def test_fixture_validates_as_labelled(name: str, test: dict[str, Any], draft: Any) -> None:
     assert is_valid(name, test["data"], draft) is test["valid"]
+
+
+CLIENT = [case for case in CASES if str(case.values[0]).startswith("client/")]
+
+
+@pytest.mark.parametrize(("name", "test"), CLIENT)
+def test_a_client_fixtures_label_is_what_a_server_answers(name: str, test: dict[str, Any]) -> None:
+    """The conformance suite makes a case of every client fixture from its label: a valid one
+    must be a whole message a server accepts (not only valid against its group's schema, as
+    `{"action": "connect"}` is for the envelope), an invalid one gets its `error`."""
+    expected = None if test["valid"] else test["error"]
+    assert client_error_message(test["data"]) == expected
 
 
 @pytest.mark.parametrize(("name", "test"), INVALID)

@@ -5,7 +5,17 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from protocol import LEVELS, error_table, machine_spec, requirements, requirements_by_id, sections
+import pytest
+
+from protocol import (
+    LEVELS,
+    error_rule,
+    error_table,
+    machine_spec,
+    requirements,
+    requirements_by_id,
+    sections,
+)
 from protocol.render import SPEC_PATH, is_current
 
 RULE_LINE = re.compile(r"^- \*\*([A-Z]+-\d+)\*\* \((MUST|SHOULD|MAY), (core|full)", re.MULTILINE)
@@ -44,7 +54,10 @@ def test_protocol_md_generated_blocks_are_current() -> None:
 
 def test_rule_ids_cited_anywhere_exist() -> None:
     spec = machine_spec()
-    cited = {rid for t in spec["transitions"] + spec["refusals"] for rid in t["requirements"]}
+    cited = {rid for t in spec["transitions"] for rid in t["requirements"]}
+    for entry in error_table().values():
+        rule = entry["rule"]
+        cited |= {rule} if isinstance(rule, str) else set(rule.values())
     text = SPEC_PATH.read_text("utf-8")
     prefixes = "|".join(sections())
     cited |= set(re.findall(rf"\b((?:{prefixes})-\d+)\b", text))
@@ -54,3 +67,19 @@ def test_rule_ids_cited_anywhere_exist() -> None:
 def test_machine_refusals_name_known_errors() -> None:
     for refusal in machine_spec()["refusals"]:
         assert refusal["error"] in error_table()
+
+
+def test_every_error_names_the_server_rule_that_requires_it() -> None:
+    """errors.json is the one map of errors to rules: each names one, or one per event of the
+    state machine that can get it; every refusal of the machine finds its rule there."""
+    events = {e["name"] for e in machine_spec()["events"]}
+    for code, entry in error_table().items():
+        rule = entry["rule"]
+        rules = [rule] if isinstance(rule, str) else list(rule.values())
+        assert isinstance(rule, str) or set(rule) <= events, code
+        assert all(requirements_by_id()[r].subject == "server" for r in rules), code
+    for refusal in machine_spec()["refusals"]:
+        assert error_rule(refusal["error"], refusal["trigger"]) in requirements_by_id()
+    assert error_rule("not_connected", "leave") == "STATE-3"
+    with pytest.raises(KeyError):
+        error_rule("name_mismatch")  # names a rule per event: the event must be given
