@@ -351,7 +351,8 @@ class Chat:
                 raise
             errors = [p.value for p in client.packets if is_error(p.value)]
             why = f"answered {show(errors[0])}" if errors else violation.message
-            raise Violation(rule, f"the valid connect of {joining} was refused: {why}") from None
+            refused = f"the valid connect of {joining} was refused: {why}"
+            raise Violation(rule, refused, violation.cause) from None
         refusals = [v for v in seen if is_error(v)]
         self.check(rule, not refusals, f"the valid connect of {joining} got {show(refusals[:1])}")
         return None

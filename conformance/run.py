@@ -332,6 +332,10 @@ class Run:
         if note:
             if verdict in ("pass", "skipped", "non-strict", "informational"):
                 verdict, broken = "fail", broken or primary
+            elif isinstance(error, Violation) and error.cause in CLOSED_CAUSES:
+                # The connection closed because the target died: what the case waited for is
+                # not what broke, so the case is charged as any case the target died in.
+                verdict, broken = "fail", primary
             reason = f"{note} (what the case saw: {reason})" if reason else note
         return verdict, broken, reason
 
@@ -452,6 +456,10 @@ def _record_line(record: Record) -> str:
         return f"{client} {arrow} {show_bytes(record.data)}"
     names = {"closed": "(closed by the server)", "close": "(closed by the client)"}
     return f"{client} {names.get(record.event, '(' + record.event + ')')}"
+
+
+# Violation causes that are a closed connection: when the target died, the death is the cause.
+CLOSED_CAUSES = frozenset({"closed", "coalesced", "hangup"})
 
 
 def rule_text(rule: str) -> str:
