@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench lint spec clean
+.PHONY: run test bench mutation lint spec clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all
+
+# How strong the suite is: engine mutants judged by the suite, then the fuzzer (about 20 min).
+# MUTATION_ARGS='--sample 0' judges every mutant; '--only ID' one of them.
+mutation: $(STAMP)
+	$(BIN)/python -m benchmarks.mutation $(MUTATION_ARGS)
 
 spec: $(STAMP)
 	$(BIN)/jsonchat spec render
