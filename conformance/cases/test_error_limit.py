@@ -31,6 +31,16 @@ def test_one_error_fewer_than_the_limit_keeps_the_session(chat: Chat) -> None:
 
 
 @requirement("ERROR-2")
+def test_one_error_fewer_than_the_limit_before_connect_keeps_the_connection(chat: Chat) -> None:
+    below = chat.caps.limits["max_consecutive_errors"] - 1
+    name = chat.user("alice")
+    alice = chat.open(name)
+    _errors(alice, below)
+    chat.connect_ok(alice, name, "ERROR-2")
+    alice.expect_quiet("ERROR-2", f"anything more after {below} errors and a connect")
+
+
+@requirement("ERROR-2")
 def test_a_frame_that_succeeds_ends_the_row_of_errors(chat: Chat) -> None:
     below = chat.caps.limits["max_consecutive_errors"] - 1
     alice = chat.join(chat.user("alice"), chat.room())
