@@ -63,17 +63,19 @@ def test_a_frame_in_one_byte_reads_with_escapes_and_no_newline(chat: Chat) -> No
     alice.expect_quiet("FRAME-3", "one error for one frame that is not JSON")
 
 
-@requirement("FRAME-3")
-def test_a_frame_cut_inside_its_strings_with_no_newline(chat: Chat) -> None:
-    """Cut inside each string of a frame that no newline ends: the second read starts inside a
-    string, closes it and goes on through more strings to the final `}`, which must end it."""
+@requirement("FRAME-3", "FRAME-4")
+def test_glued_frames_cut_inside_their_strings(chat: Chat) -> None:
+    """Two frames glued together with no newline (FRAME-4), cut inside each string of the
+    first: the second read starts inside a string, closes it and must still find the `}` that
+    ends the first frame right before the `{` of the next."""
     other = chat.join(chat.user("other"))
     alice = chat.join(chat.user("alice"))
-    text = "inside {a string}"
-    data = encode(direct(alice.name or "", text))
-    starts = [n + 1 for n, byte in enumerate(data) if byte == ord('"')][::2]  # opening quotes
-    for cut in (start + 2 for start in starts):
+    first, second = (encode(direct(alice.name or "", t)) for t in ("one {a}", "two"))
+    data = first + second
+    opening = [n + 1 for n, byte in enumerate(first) if byte == ord('"')][::2]
+    for cut in (start + 2 for start in opening):
         alice.send_bytes(data[:cut])
-        other.settle("FRAME-3")  # a round trip while the frame is cut inside a string
+        other.settle("FRAME-3")  # a round trip while the first frame is cut inside a string
         alice.send_bytes(data[cut:])
-        alice.expect_echo("FRAME-3", text)
+        alice.expect_echo("FRAME-3", "one {a}")
+        alice.expect_echo("FRAME-4", "two")
