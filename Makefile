@@ -28,7 +28,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all
 
-# How strong the suite is: engine mutants judged by the suite, then the fuzzer (about 20 min).
+# How strong the suite is: engine mutants judged by the suite, then the fuzzer (about 35 min).
 # MUTATION_ARGS='--sample 0' judges every mutant; '--only ID' one of them.
 mutation: $(STAMP)
 	$(BIN)/python -m benchmarks.mutation $(MUTATION_ARGS)

@@ -40,7 +40,7 @@ from benchmarks.mutation.runner import REPO, SMALL_LIMITS, Options, Outcome, run
 
 HERE = Path(__file__).parent
 CLASSIFIED = HERE / "equivalent.json"
-SECONDS_PER_SUITE_RUN = 10.0  # measured on the project's shared 2-core machine, for --list
+SECONDS_PER_MUTANT = 22.0  # per job, suite and fuzz, on the shared 2-core machine (2026-11-29)
 SUITE_KILLS = ("killed", "timeout", "start", "probe")
 WEAK_KILLS = ("start", "probe")
 COLUMNS = (
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{module:28} {count:5}")
         for operator, count in sorted(Counter(m.operator for m in everything).items()):
             print(f"  {operator:20} {count:5}")
-        minutes = len(everything) * SECONDS_PER_SUITE_RUN / args.jobs / 60
+        minutes = len(everything) * SECONDS_PER_MUTANT / args.jobs / 60
         chosen = sample(everything, args.sample, args.seed)
         print(f"{len(everything)} mutants: about {minutes:.0f} min for all with {args.jobs} jobs")
         print(f"--sample {args.sample} --seed {args.seed}: {len(chosen)} mutants")
