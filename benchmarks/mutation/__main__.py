@@ -62,6 +62,12 @@ def classified() -> dict[str, tuple[str, str]]:
     return {i: (kind, why) for kind in ("equivalent", "allowed") for i, why in data[kind].items()}
 
 
+def open_notes() -> dict[str, str]:
+    """Mutant ID -> why no case kills it yet: shown with the survivor, which still counts."""
+    data: dict[str, dict[str, str]] = json.loads(CLASSIFIED.read_text())
+    return data.get("open", {})
+
+
 def sample(mutants: list[Mutant], size: int, seed: int) -> list[Mutant]:
     """A seeded random sample of `size`, stratified by module (largest remainders), in ID order.
 
@@ -179,6 +185,7 @@ def survivors_report(
     intro: str,
 ) -> str:
     parts = [intro]
+    notes = open_notes()
     sections = (
         ("survived", "Not equivalent: nothing kills them yet"),
         ("allowed", "Allowed: they differ from the engine, as PROTOCOL.md allows"),
@@ -191,7 +198,9 @@ def survivors_report(
             parts.append(f"### `{mutant.id}`\n")
             if mutant.id in classes:
                 parts.append(f"{classes[mutant.id][1]}\n")
-            elif outcomes[mutant.id].detail:
+            elif mutant.id in notes:
+                parts.append(f"Not killed yet: {notes[mutant.id]}\n")
+            if wanted == "survived" and outcomes[mutant.id].detail:
                 parts.append(f"{outcomes[mutant.id].detail}\n")
             parts.append(f"```diff\n{diff(mutant)}```\n")
     return "\n".join(parts)
