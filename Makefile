@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench bench-baseline valgrind redis lint spec clean
+.PHONY: run test bench bench-baseline mutation valgrind redis lint spec clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ valgrind:
 redis:
 	@command -v redis-server >/dev/null || \
 		{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q redis-server; }
+# How strong the suite is: engine mutants judged by the suite, then the fuzzer (about 35 min).
+# MUTATION_ARGS='--sample 0' judges every mutant; '--only ID' one of them.
+mutation: $(STAMP)
+	$(BIN)/python -m benchmarks.mutation $(MUTATION_ARGS)
 
 spec: $(STAMP)
 	$(BIN)/jsonchat spec render

@@ -1,0 +1,81 @@
+"""Frames of the largest size, split over reads (FRAME-3): the size of a frame that arrives in
+pieces is counted from its own first byte, the first frame of a connection included.
+
+test_framing.py sends a frame of exactly `max_frame_bytes` in one write, and splits small
+frames. Here the largest allowed frame arrives in two reads: first as the connection's very
+first frame (a padded `connect`), then as a later one. Between the two parts, a round trip on
+another connection gives the server the time to read the first part alone.
+"""
+
+from __future__ import annotations
+
+import protocol
+from conformance.harness import Chat, Client, is_chat
+from conformance.timing import connect_doc, direct
+from conformance.verdicts import requirement
+from conformance.wire import encode
+
+
+def _padded(document: object, size: int) -> bytes:
+    """`document` as a frame of exactly `size` bytes (no newline), padded with whitespace
+    inside the object, which JSON allows."""
+    body = encode(document)
+    return body[:-1] + b" " * (size - len(body)) + b"}"
+
+
+def _in_two_reads(client: Client, data: bytes, other: Client) -> None:
+    half = len(data) // 2
+    client.send_bytes(data[:half])
+    other.settle("FRAME-3")  # a round trip through the server while the frame is unfinished
+    client.send_bytes(data[half:] + b"\n")
+
+
+@requirement("FRAME-3")
+def test_the_largest_frame_split_over_reads_is_handled(chat: Chat) -> None:
+    chat.require_connect_reply("see that a split connect was handled")
+    largest = chat.caps.limits["max_frame_bytes"]
+    other = chat.join(chat.user("other"))
+    name = chat.user("alice")
+    alice = chat.open(name)
+    _in_two_reads(alice, _padded(connect_doc(name, []), largest), other)
+    alice.expect("FRAME-3", f"a chat answering a connect of {largest} bytes in two reads", is_chat)
+    alice.name = name
+    _in_two_reads(alice, _padded(direct(name, "largest"), largest), other)
+    alice.expect_echo("FRAME-3", "largest")
+
+
+@requirement("FRAME-3")
+def test_a_frame_in_one_byte_reads_with_escapes_and_no_newline(chat: Chat) -> None:
+    """Every byte its own read, proven by a round trip on another connection after each: the
+    escapes, the braces inside a string and the end of an object with no newline after it are
+    all seen by a server that holds the frame between reads."""
+    other = chat.join(chat.user("other"))
+    alice = chat.join(chat.user("alice"))
+    text = 'say "hi" {not a brace} \\ back\\'
+    for byte in encode(direct(alice.name or "", text)):  # no newline: the `}` ends it
+        alice.send_bytes(bytes([byte]))
+        other.settle("FRAME-3")
+    alice.expect_echo("FRAME-3", text)
+    for byte in b"nope\n":
+        alice.send_bytes(bytes([byte]))
+        other.settle("FRAME-3")
+    alice.expect_error("FRAME-3", protocol.error_text("malformed_json"))
+    alice.expect_quiet("FRAME-3", "one error for one frame that is not JSON")
+
+
+@requirement("FRAME-3", "FRAME-4")
+def test_glued_frames_cut_inside_their_strings(chat: Chat) -> None:
+    """Two frames glued together with no newline (FRAME-4), cut inside each string of the
+    first: the second read starts inside a string, closes it and must still find the `}` that
+    ends the first frame right before the `{` of the next."""
+    other = chat.join(chat.user("other"))
+    alice = chat.join(chat.user("alice"))
+    first, second = (encode(direct(alice.name or "", t)) for t in ("one {a}", "two"))
+    data = first + second
+    opening = [n + 1 for n, byte in enumerate(first) if byte == ord('"')][::2]
+    for cut in (start + 2 for start in opening):
+        alice.send_bytes(data[:cut])
+        other.settle("FRAME-3")  # a round trip while the first frame is cut inside a string
+        alice.send_bytes(data[cut:])
+        alice.expect_echo("FRAME-3", "one {a}")
+        alice.expect_echo("FRAME-4", "two")

@@ -1,0 +1,86 @@
+"""The mutation benchmark's own checks, without running every mutant.
+
+The mutator must find mutants deterministically and each must be a small edit that compiles; the
+runner must really serve the mutant engine (a killable mutant is killed: were the original engine
+imported instead, nothing could be) and must not invent kills (an equivalent mutant survives).
+The two real runs use one section of the suite each, which keeps this file at a few seconds.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter
+
+from benchmarks.mutation.__main__ import classified, sample
+from benchmarks.mutation.mutator import Mutant, all_mutants, find_mutants
+from benchmarks.mutation.runner import REPO, Options, run_mutant
+
+# Deleting the delivery of a room message to the room's other members.
+DELIVERY = "engine/engine.py:291:16:RemoveStatement:self._out.append(Send(recipients, codec"
+# The size up to which a room caches "everyone but the sender": speed only.
+CACHE_SIZE = "engine/rooms.py:20:22:ConstantChange:64→65"
+
+
+def _by_prefix(prefix: str) -> Mutant:
+    found = [m for m in all_mutants(REPO) if m.id.startswith(prefix)]
+    assert len(found) == 1, f"{prefix!r} matches {[m.id for m in found]}"
+    return found[0]
+
+
+def test_mutants_are_found_the_same_way_every_time() -> None:
+    first, second = list(all_mutants(REPO)), list(all_mutants(REPO))
+    assert [m.id for m in first] == [m.id for m in second]
+    assert len({m.id for m in first}) == len(first), "IDs are unique"
+    modules = Counter(m.module for m in first)
+    assert {"engine/engine.py", "engine/framing.py", "engine/validation.py"} <= set(modules)
+    assert "engine/rules.py" not in modules  # outcome counting only: never on the wire
+    operators = {m.operator for m in first}
+    assert {"CompareSwap", "BoolSwap", "RemoveStatement", "ConstantChange"} <= operators
+
+
+def test_a_mutant_is_a_small_edit_that_compiles() -> None:
+    for mutant in find_mutants(REPO, "engine/engine.py")[::25]:
+        original = (REPO / mutant.module).read_text()
+        mutated = mutant.apply(original)
+        assert mutated != original
+        assert ast.dump(ast.parse(mutated)) != ast.dump(ast.parse(original)), mutant.id
+        changed = [
+            a for a, b in zip(original.splitlines(), mutated.splitlines(), strict=False) if a != b
+        ]
+        assert 1 <= len(changed) <= 3, mutant.id
+
+
+def test_no_docstring_annotation_or_counting_is_mutated() -> None:
+    for mutant in all_mutants(REPO):
+        assert "_count(" not in mutant.replacement and "outcomes" not in mutant.id, mutant.id
+        line = (REPO / mutant.module).read_text().splitlines()[mutant.line - 1]
+        assert not line.lstrip().startswith(('"""', "__all__")), mutant.id
+
+
+def test_the_sample_is_seeded_and_stratified() -> None:
+    mutants = list(all_mutants(REPO))
+    chosen = sample(mutants, 100, seed=3)
+    assert [m.id for m in chosen] == [m.id for m in sample(mutants, 100, seed=3)]
+    assert [m.id for m in chosen] != [m.id for m in sample(mutants, 100, seed=4)]
+    assert len(chosen) == 100
+    share = Counter(m.module for m in mutants)
+    for module, count in Counter(m.module for m in chosen).items():
+        assert abs(count - share[module] * 100 / len(mutants)) < 1
+
+
+def test_a_killable_mutant_is_killed_by_the_suite() -> None:
+    options = Options(select="ROUTE-1")
+    _, verdicts = run_mutant(None, {}, options, with_fuzz=False)
+    assert verdicts and set(verdicts.values()) == {"pass"}
+    outcome, _ = run_mutant(_by_prefix(DELIVERY), verdicts, options, with_fuzz=False)
+    assert outcome.status == "killed", outcome
+    assert any("test_room_message_reaches_every_other_member" in c for c in outcome.cases)
+
+
+def test_an_equivalent_mutant_survives_and_is_listed() -> None:
+    mutant = _by_prefix(CACHE_SIZE)
+    assert classified()[mutant.id][0] == "equivalent"
+    options = Options(select="ROUTE")
+    _, verdicts = run_mutant(None, {}, options, with_fuzz=False)
+    outcome, _ = run_mutant(mutant, verdicts, options, with_fuzz=False)
+    assert outcome.status == "survived", outcome
