@@ -21,7 +21,11 @@ OUTCOMES: Mapping[str, tuple[str, ...]] = {
     "wrong_type": ("VALIDATE-3", "VALIDATE-6", "ERROR-2"),
     "too_long": ("VALIDATE-4", "VALIDATE-6", "ERROR-2"),
     "invalid_name": ("VALIDATE-5", "VALIDATE-6", "ERROR-2"),
-    "welcome": ("WELCOME-1", "WELCOME-2"),
+    "welcome": ("WELCOME-1", "WELCOME-2", "COMPAT-1"),
+    "welcome_withheld": ("COMPAT-2",),
+    "bare_first_frame_held": ("COMPAT-2", "COMPAT-3"),
+    "connect_reply_trimmed": ("COMPAT-4", "CONNECT-2"),
+    "bare_kick": ("COMPAT-5", "LIMIT-1"),
     "connect": ("CONNECT-1", "CONNECT-2", "STATE-1", "VALIDATE-7", "VALIDATE-8"),
     "reconnect": ("CONNECT-4", "CONNECT-2"),
     "name_taken": ("CONNECT-3",),
@@ -51,6 +55,7 @@ OUTCOMES: Mapping[str, tuple[str, ...]] = {
     "connect_timeout": ("LIMIT-1", "LIMIT-3"),
     "queue_full": ("LIMIT-1", "LIMIT-4"),
     "server_full": ("LIMIT-1", "LIMIT-5"),
+    "evicted": ("LIMIT-3",),
     # An event the state machine refuses: the rules come from machine.json.
     **{f"refused_{r.trigger}": r.requirements for r in refusals().values()},
 }
