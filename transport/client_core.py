@@ -3,6 +3,12 @@
 What a typed line means, how a server message reads to a person, and how the server's byte stream
 splits into messages are pure functions of their input and a frozen `State`, so they are tested
 line by line and byte by byte without a server; transport/client.py only moves bytes and threads.
+
+The client works with `core` servers too, which need not send a `welcome`, answer `connect` or
+leave one room on `disconnect` with a target. A `welcome` of protocol version 1 says the server
+does all three (CONNECT-2, DISCONNECT-3); without it, the client assumes none: it never takes a
+delivery for the reply to `connect`, says it is connected once no error has come for
+`REPLY_WAIT_S`, and warns before a `/leave` that could end the whole session.
 """
 
 from __future__ import annotations
@@ -32,6 +38,13 @@ _BAD_NAME_CHARS = re.compile(schema("client/connect")["properties"]["user_name"]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _ENTRY_KEYS = ("target", "from", "message")
 ALL_PROBLEM = f"everyone is always in {ALL}: it cannot be left"
+# How long the reply to the first `connect` may take before the client concludes there is none:
+# a server that answers does so within a round trip; a `core` server may never answer.
+REPLY_WAIT_S = 1.0
+NO_PARTIAL_LEAVE = (
+    "! this server did not announce jsonchat v1 (no welcome): course servers end the whole "
+    "session on a /leave. Type the /leave again to leave anyway."
+)
 HELP = (
     "* #room text   say text in a room (joins it)",
     "* @user text   send a direct message",
@@ -58,6 +71,12 @@ class State:
     last_target: str | None = None
     histories_due: tuple[tuple[str, ...], ...] = ()
     leaving: bool = False
+    # What the server has shown it does: `answers_connect` is None until known (a welcome of
+    # version 1 says yes; no reply within REPLY_WAIT_S, or no welcome, says no).
+    protocol_version: int | None = None
+    answers_connect: bool | None = None
+    connected: bool = False  # "connected as ..." has been said
+    leave_warned: bool = False
 
     @property
     def default_target(self) -> str | None:
@@ -134,10 +153,35 @@ def parse_rooms(text: str) -> tuple[str, ...]:
 
 
 def connect(state: State, new_rooms: tuple[str, ...] | None = None) -> tuple[Frame, State]:
-    """The connect that opens the session, and again on each /join (CONNECT-4)."""
+    """The connect that opens the session, and again on each /join (CONNECT-4).
+
+    A reply is expected (and its history wanted) unless the server has shown it sends none.
+    """
     frame = {"action": "connect", "user_name": state.name, "targets": list(state.rooms)}
+    if state.answers_connect is False:
+        return frame, state
     wanted = state.rooms if new_rooms is None else new_rooms
     return frame, replace(state, histories_due=(*state.histories_due, wanted))
+
+
+def connected_line(state: State) -> str:
+    where = f"in {', '.join(state.rooms)}" if state.rooms else "(no room yet: #room text joins one)"
+    return f"* connected as {state.name} {where}"
+
+
+def reply_overdue(state: State) -> tuple[Incoming, State]:
+    """`REPLY_WAIT_S` after the first `connect`: if no reply came, the server sends none.
+
+    No error came either (a refused name ends the session), so the person is told they are
+    connected; what arrives from now on is news, never history.
+    """
+    if state.connected:
+        return Incoming(()), state
+    lines = [connected_line(state)]
+    if state.answers_connect:
+        lines.append("* the server did not answer connect: earlier messages are not shown")
+    after = replace(state, connected=True, answers_connect=False, histories_due=())
+    return Incoming(tuple(lines)), after
 
 
 def goodbye(state: State) -> tuple[Frame, State]:
@@ -192,6 +236,7 @@ def _command(words: list[str], state: State) -> tuple[Action, State]:
         return Show((line,)), state
     if command not in ("/join", "/leave"):
         return _hint(f"unknown command {command}: /help lists them"), state
+
     if not rooms:
         return _hint(f"usage: {command} #room [#room ...]"), state
     refused = ALL if command == "/leave" else None
@@ -214,6 +259,10 @@ def _join(rooms: tuple[str, ...], state: State) -> tuple[Action, State]:
 
 
 def _leave(rooms: tuple[str, ...], state: State) -> tuple[Action, State]:
+    """One `disconnect` with a target per room (DISCONNECT-3), once the person knows the risk:
+    a server that did not announce version 1 may end the whole session instead."""
+    if not state.protocol_version and not state.leave_warned:
+        return Show((NO_PARTIAL_LEAVE,)), replace(state, leave_warned=True)
     frames = tuple({"action": "disconnect", "user_name": state.name, "target": r} for r in rooms)
     last = None if state.last_target in rooms else state.last_target
     kept = tuple(r for r in state.rooms if r not in rooms)
@@ -239,7 +288,11 @@ def receive(packet: Frame | Garbage, state: State) -> tuple[Incoming, State]:
     if status == "welcome":
         version = packet.get("version")
         welcome = _text(packet.get("message"), "connected")
-        return Incoming((f"* {welcome}" + (f" (protocol v{version})" if version else ""),)), state
+        line = f"* {welcome}" + (f" (protocol v{version})" if version else "")
+        if type(version) is not int or version < 1:
+            return Incoming((line,)), state
+        knows = state.answers_connect if state.answers_connect is not None else True
+        return Incoming((line,)), replace(state, protocol_version=version, answers_connect=knows)
     if status == "disconnect":
         room = packet.get("target")
         if isinstance(room, str):
@@ -250,19 +303,25 @@ def receive(packet: Frame | Garbage, state: State) -> tuple[Incoming, State]:
 
 
 def _chat(packet: Frame, state: State) -> tuple[Incoming, State]:
+    """A delivery, or the reply to a `connect`: only a server known to answer `connect` sends a
+    reply, and never one with a direct message in it (history is of rooms), so a delivery is
+    never taken for history."""
     entries = packet.get("history")
     if not isinstance(entries, list):
         return Incoming((f"! malformed chat from the server: {_preview(packet)}",)), state
-    if not state.histories_due:
+    direct = any(isinstance(e, dict) and str(e.get("target", "")).startswith("@") for e in entries)
+    if not state.histories_due or not state.answers_connect or direct:
         return Incoming(tuple(line for entry in entries for line in _entry(entry))), state
     rooms, later = state.histories_due[0], state.histories_due[1:]
+    first = () if state.connected else (connected_line(state),)
+    state = replace(state, histories_due=later, connected=True)
     wanted = [e for e in entries if not isinstance(e, dict) or e.get("target") in rooms]
     where = f" in {', '.join(rooms)}" if rooms else ""
     if not wanted:
-        return Incoming((f"* no recent messages{where}",)), replace(state, histories_due=later)
+        return Incoming((*first, f"* no recent messages{where}")), state
     header = f"* {len(wanted)} recent message{'s' * (len(wanted) > 1)}{where}:"
     lines = (f"  {line}" for entry in wanted for line in _entry(entry))
-    return Incoming((header, *lines)), replace(state, histories_due=later)
+    return Incoming((*first, header, *lines)), state
 
 
 def _entry(entry: Any) -> list[str]:
@@ -286,6 +345,23 @@ def _text(value: Any, missing: str = "(no text)") -> str:
 def _preview(value: Any) -> str:
     text = _clean(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
     return text if len(text) <= 120 else text[:119] + "…"
+
+
+# -- how a line looks ------------------------------------------------------------------------------
+
+
+def kind_of(line: str) -> str:
+    """What a shown line is, for its colour: `room`, `direct`, `history`, `more` (the following
+    lines of a message), `error`, `hint` or `note`. Lines are built above; this reads them back."""
+    if line.startswith("[direct] "):
+        return "direct"
+    if line.startswith("["):
+        return "room"
+    if line.startswith("  ["):
+        return "history"
+    if line.startswith("    "):
+        return "more"
+    return {"!": "error", "?": "hint"}.get(line[:1], "note")
 
 
 # -- the byte stream ------------------------------------------------------------------------------

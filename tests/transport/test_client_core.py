@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import pairwise
 from typing import Any
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from protocol.validator import is_valid
 from transport.client_core import (
     HELP,
+    NO_PARTIAL_LEAVE,
     Ending,
     Garbage,
     Incoming,
@@ -23,11 +25,19 @@ from transport.client_core import (
     connect,
     goodbye,
     interpret,
+    kind_of,
     parse_rooms,
     receive,
+    reply_overdue,
 )
 
-ALICE = State("@alice", ("#general", "#music"))
+
+def v1(state: State) -> State:
+    """What a welcome of version 1 tells the client: the server answers connect, leaves rooms."""
+    return replace(state, protocol_version=1, answers_connect=True)
+
+
+ALICE = v1(State("@alice", ("#general", "#music")))
 
 
 def sent(line: str, state: State = ALICE) -> tuple[list[dict[str, Any]], State]:
@@ -169,7 +179,9 @@ def test_parse_rooms() -> None:
 
 # -- server messages ------------------------------------------------------------------------------
 
-JUST_CONNECTED = State("@alice", ("#general", "#music"), histories_due=(("#general", "#music"),))
+JUST_CONNECTED = v1(
+    State("@alice", ("#general", "#music"), histories_due=(("#general", "#music"),))
+)
 
 
 def shown(packet: dict[str, Any] | Garbage, state: State = ALICE) -> list[str]:
@@ -195,19 +207,26 @@ def test_the_reply_to_a_connect_is_shown_as_history() -> None:
     reply = chat(("#general", "@bob", "anyone here?"), ("#music", "@carol", "la"))
     incoming, after = receive(reply, JUST_CONNECTED)
     assert incoming.lines == (
+        "* connected as @alice in #general, #music",
         "* 2 recent messages in #general, #music:",
         "  [#general] @bob: anyone here?",
         "  [#music] @carol: la",
     )
-    assert after.histories_due == ()
-    assert shown(chat(), JUST_CONNECTED) == ["* no recent messages in #general, #music"]
-    one = shown(chat(("#general", "@bob", "hi")), JUST_CONNECTED)[0]
+    assert after.histories_due == () and after.connected
+    assert shown(chat(), after) == []
+    nothing = shown(chat(), JUST_CONNECTED)
+    assert nothing == [
+        "* connected as @alice in #general, #music",
+        "* no recent messages in #general, #music",
+    ]
+    one = shown(chat(("#general", "@bob", "hi")), JUST_CONNECTED)[1]
     assert one == "* 1 recent message in #general, #music:"
-    assert shown(chat(), State("@alice", histories_due=((),))) == ["* no recent messages"]
+    alone = v1(State("@alice", histories_due=((),), connected=True))
+    assert shown(chat(), alone) == ["* no recent messages"]
 
 
 def test_after_a_join_only_the_past_of_the_new_rooms_is_shown_then_news_again() -> None:
-    _, joined = sent("/join #jazz", State("@alice", ("#general",)))
+    _, joined = sent("/join #jazz", v1(State("@alice", ("#general",), connected=True)))
     reply = chat(("#general", "@bob", "seen already"), ("#jazz", "@carol", "new to me"))
     incoming, after = receive(reply, joined)
     assert incoming.lines == ("* 1 recent message in #jazz:", "  [#jazz] @carol: new to me")
@@ -335,3 +354,76 @@ def test_bad_bytes_are_reported_and_the_stream_goes_on() -> None:
         {"status": "disconnect"},
     ]
     assert decode(b"[1,2]\n{}") == [Garbage("a line that is not a JSON object"), {}]
+
+
+# -- servers that follow only `core` --------------------------------------------------------------
+
+CORE = State("@alice", ("#general", "#music"))  # no welcome seen: nothing is assumed
+WELCOME_V1 = {"status": "welcome", "message": "hi", "version": 1}
+
+
+def test_a_welcome_of_version_1_says_the_server_answers_connect_and_leaves_rooms() -> None:
+    _, state = receive(WELCOME_V1, CORE)
+    assert (state.protocol_version, state.answers_connect) == (1, True)
+    _, unknown = receive({"status": "welcome", "message": "hi"}, CORE)
+    assert (unknown.protocol_version, unknown.answers_connect) == (None, None)
+
+
+def test_without_a_welcome_no_delivery_is_taken_for_history() -> None:
+    _, waiting = connect(CORE)
+    dm = chat(("@alice", "@bob", "psst"))
+    room = chat(("#general", "@bob", "live"))
+    assert shown(dm, waiting) == ["[direct] @bob: psst"]
+    assert shown(room, waiting) == ["[#general] @bob: live"]
+    incoming, after = reply_overdue(waiting)
+    assert incoming.lines == ("* connected as @alice in #general, #music",)
+    assert after.histories_due == () and after.answers_connect is False
+    assert reply_overdue(after)[0].lines == ()
+    _, joined = sent("/join #jazz", after)
+    assert joined.histories_due == ()  # no reply will come: none is waited for
+
+
+def test_a_server_that_welcomes_but_does_not_answer_connect_is_found_out_in_time() -> None:
+    _, waiting = connect(receive(WELCOME_V1, CORE)[1])
+    assert shown(chat(("@alice", "@bob", "first dm")), waiting) == ["[direct] @bob: first dm"]
+    incoming, after = reply_overdue(waiting)
+    assert incoming.lines == (
+        "* connected as @alice in #general, #music",
+        "* the server did not answer connect: earlier messages are not shown",
+    )
+    assert shown(chat(("#general", "@bob", "news")), after) == ["[#general] @bob: news"]
+
+
+def test_the_reply_in_time_says_connected_once() -> None:
+    _, waiting = connect(receive(WELCOME_V1, CORE)[1])
+    incoming, after = receive(chat(), waiting)
+    assert incoming.lines[0] == "* connected as @alice in #general, #music"
+    assert reply_overdue(after)[0].lines == ()
+    nowhere = State("@alice", connected=False)
+    assert reply_overdue(nowhere)[0].lines == (
+        "* connected as @alice (no room yet: #room text joins one)",
+    )
+
+
+def test_leave_warns_once_where_the_server_did_not_announce_partial_leave() -> None:
+    action, warned = interpret("/leave #music", CORE)
+    assert action == Show((NO_PARTIAL_LEAVE,)) and warned.leave_warned
+    frames, _ = sent("/leave #music", warned)
+    assert frames == [{"action": "disconnect", "user_name": "@alice", "target": "#music"}]
+    assert isinstance(interpret("/leave #music", ALICE)[0], Send)
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ("[#general] @bob: hi", "room"),
+        ("[direct] @bob: psst", "direct"),
+        ("  [#general] @bob: old", "history"),
+        ("    second line", "more"),
+        ("! Target user not connected", "error"),
+        ("? no room yet", "hint"),
+        ("* connected as @alice in #general", "note"),
+    ],
+)
+def test_every_line_has_a_kind_for_its_colour(line: str, kind: str) -> None:
+    assert kind_of(line) == kind
