@@ -50,6 +50,9 @@ COLOURS = {
     "note": "32",
 }
 INTERRUPT_TRIES = 40  # 2 s of 50 ms: until the prompt runs, once the server ended the session
+TICK_S = 0.1  # how often the socket thread tells the core the time while nothing arrives
+# Typing waits until the session is open (core.begin to "ready"), at most this long.
+OPENING_S = core.WELCOME_WAIT_S + 2 * core.REPLY_WAIT_S + 1.0
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -110,6 +113,7 @@ class _Session:
         self.ending: core.Ending | None = None
         self.wake_read, self._wake_write = os.pipe()
         self.on_end: Callable[[], None] = lambda: None  # how to stop the terminal's prompt
+        self.ready = threading.Event()  # the session is open, or over: typing may begin
 
     @property
     def state(self) -> core.State:
@@ -126,7 +130,17 @@ class _Session:
     def end(self, ending: core.Ending) -> None:
         self.ending = ending
         os.write(self._wake_write, b".")
+        self.ready.set()
         self.on_end()
+
+    def carry_out(self, incoming: core.Incoming) -> core.Ending | None:
+        """Show what the core says, send what it asks for; how the session ended, if it did."""
+        _show(incoming.lines)
+        if incoming.send:
+            self.send(*incoming.send)
+        if self._state.connected:
+            self.ready.set()
+        return incoming.end
 
 
 def in_a_terminal() -> bool:
@@ -134,15 +148,17 @@ def in_a_terminal() -> bool:
 
 
 def _chat(session: _Session) -> int:
+    session.update(lambda state: (None, core.begin(state, time.monotonic())))
     reader = threading.Thread(target=_read_server, args=(session,), daemon=True)
     reader.start()
-    overdue = threading.Timer(core.REPLY_WAIT_S, _reply_overdue, args=(session,))
-    overdue.daemon = True
     try:
-        session.send(session.update(core.connect))
-        overdue.start()
-        typed = _terminal_lines(session) if in_a_terminal() else _typed_lines(session.wake_read)
+        if in_a_terminal():  # the prompt is up at once; what is typed waits for the session
+            typed = _terminal_lines(session)
+        else:  # a pipe's lines are all there at once: read them once the session is open
+            session.ready.wait(OPENING_S)
+            typed = _typed_lines(session.wake_read)
         for line in typed:
+            session.ready.wait(OPENING_S)
             action = session.update(partial(core.interpret, line))
             if isinstance(action, core.Quit):
                 break
@@ -155,7 +171,6 @@ def _chat(session: _Session) -> int:
             _show(("",))  # end the line the terminal's ^C is on
     except OSError:
         reader.join(GOODBYE_WAIT_S)  # the socket is gone: the reader finds out why
-    overdue.cancel()
     if session.ending is None:  # the user left: /quit, Ctrl-D or Ctrl-C
         _goodbye(session, reader)
         return 0
@@ -173,12 +188,6 @@ def _goodbye(session: _Session, reader: threading.Thread) -> None:
     except OSError:
         pass
     reader.join(GOODBYE_WAIT_S)
-
-
-def _reply_overdue(session: _Session) -> None:
-    """No reply to `connect` in time: say connected (no error came), and stop waiting for one."""
-    if session.ending is None and not session.state.leaving:
-        _show(session.update(core.reply_overdue).lines)
 
 
 def _terminal_lines(session: _Session) -> Iterator[str]:
@@ -202,12 +211,15 @@ def _terminal_lines(session: _Session) -> Iterator[str]:
 
     def message() -> str:
         state = session.state
+        if not state.connected:
+            return "connecting> "
         return f"{state.default_target or state.name}> "
 
     with patch_stdout(raw=True):  # lines printed meanwhile go above the prompt
         while session.ending is None:
             try:
-                yield prompt.prompt(message)
+                # redrawn every TICK_S, so that "connecting>" turns into the room once connected
+                yield prompt.prompt(message, refresh_interval=TICK_S)
             except EOFError:
                 return
 
@@ -232,25 +244,32 @@ def _typed_lines(wake: int) -> Iterator[str]:
 
 
 def _read_server(session: _Session) -> None:
-    """The socket thread: print what arrives until the session ends, then wake the main thread."""
-    ending = core.Ending.CONNECTION_LOST
+    """The socket thread: print what arrives until the session ends, then wake the main thread.
+
+    It also tells the core the time (core.tick), every TICK_S while nothing arrives.
+    """
+    ending: core.Ending | None = None
+    decoder = core.StreamDecoder()
     try:
-        for packet in _server_messages(session.sock):
-            incoming = session.update(partial(core.receive, packet))
-            _show(incoming.lines)
-            if incoming.end is not None:
-                ending = incoming.end
-                break
-    except OSError:
+        while ending is None:
+            if select.select([session.sock], [], [], TICK_S)[0]:
+                data = session.sock.recv(65536)
+                if not data:
+                    break
+                for packet in decoder.feed(data):
+                    now = time.monotonic()
+                    ending = session.carry_out(
+                        session.update(partial(core.receive, packet, now=now))
+                    )
+                    if ending is not None:
+                        break
+            if ending is None:
+                now = time.monotonic()
+                ending = session.carry_out(session.update(partial(core.tick, now=now)))
+    except (OSError, ValueError):  # ValueError: select() on a socket closed meanwhile
         pass
     finally:
-        session.end(ending)
-
-
-def _server_messages(sock: socket.socket) -> Iterator[core.Frame | core.Garbage]:
-    decoder = core.StreamDecoder()
-    while data := sock.recv(65536):
-        yield from decoder.feed(data)
+        session.end(ending or core.Ending.CONNECTION_LOST)
 
 
 def _show(lines: Sequence[str]) -> None:

@@ -5,10 +5,20 @@ splits into messages are pure functions of their input and a frozen `State`, so 
 line by line and byte by byte without a server; transport/client.py only moves bytes and threads.
 
 The client works with `core` servers too, which need not send a `welcome`, answer `connect` or
-leave one room on `disconnect` with a target. A `welcome` of protocol version 1 says the server
-does all three (CONNECT-2, DISCONNECT-3); without it, the client assumes none: it never takes a
-delivery for the reply to `connect`, says it is connected once no error has come for
-`REPLY_WAIT_S`, and warns before a `/leave` that could end the whole session.
+leave one room on `disconnect` with a target, and it never takes a delivery for the reply to
+`connect`. Opening a session is a small machine driven by `begin`, `receive` and `tick` (time is
+passed in, as in the engine):
+
+- it waits up to `WELCOME_WAIT_S` for a `welcome` before it sends anything;
+- after a `welcome` of version 1 it first connects with no room: the reply, if the server gives
+  one, is then `{"status":"chat","history":[]}`, which no delivery can be (a delivery holds one
+  entry). That empty reply proves the server answers `connect`; the rooms are then joined with a
+  second `connect` (CONNECT-4), whose reply is the first `chat` after it, and is history;
+- with no `welcome`, or no reply within `REPLY_WAIT_S`, it connects with its rooms and takes every
+  `chat` as news; once no error has come for `REPLY_WAIT_S`, it says it is connected.
+
+`/leave` warns first where the server did not announce version 1, since course servers end the
+whole session on any `disconnect`.
 """
 
 from __future__ import annotations
@@ -32,18 +42,22 @@ MAX_TARGETS = limits()["max_targets"]
 # A connect reply holds up to 50 entries of 3800-byte texts, which JSON escapes can grow sixfold.
 MAX_SERVER_MESSAGE_BYTES = 4 * 1024 * 1024
 NAME_TAKEN = error_text("name_taken")
+NOT_CONNECTED = error_text("target_not_connected")
 # The characters the server refuses in names (VALIDATE-5), taken from the schema, not retyped.
 _BAD_NAME_CHARS = re.compile(schema("client/connect")["properties"]["user_name"]["not"]["pattern"])
 # Control characters from the server would drive the terminal (escape sequences): shown escaped.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _ENTRY_KEYS = ("target", "from", "message")
 ALL_PROBLEM = f"everyone is always in {ALL}: it cannot be left"
-# How long the reply to the first `connect` may take before the client concludes there is none:
-# a server that answers does so within a round trip; a `core` server may never answer.
+# How long to wait for a welcome before connecting (the reference server sends it after 100 ms of
+# silence, COMPAT-1; one coming later only costs the history its header), and for the reply to
+# a `connect` before concluding that the server sends none (one that answers does so within a
+# round trip; a `core` server may never answer).
+WELCOME_WAIT_S = 0.5
 REPLY_WAIT_S = 1.0
 NO_PARTIAL_LEAVE = (
-    "! this server did not announce jsonchat v1 (no welcome): course servers end the whole "
-    "session on a /leave. Type the /leave again to leave anyway."
+    "! this server did not announce jsonchat v1: a /leave may end your whole session. "
+    "Type it again to leave anyway."
 )
 HELP = (
     "* #room text   say text in a room (joins it)",
@@ -71,12 +85,18 @@ class State:
     last_target: str | None = None
     histories_due: tuple[tuple[str, ...], ...] = ()
     leaving: bool = False
-    # What the server has shown it does: `answers_connect` is None until known (a welcome of
-    # version 1 says yes; no reply within REPLY_WAIT_S, or no welcome, says no).
-    protocol_version: int | None = None
-    answers_connect: bool | None = None
-    connected: bool = False  # "connected as ..." has been said
+    # Opening the session: `stage` is `opening` (waiting for a welcome), `probing` (connected
+    # with no room, waiting for the empty reply), `joining` (connected with the rooms) or `ready`
+    # ("connected as ..." said); `deadline` is when `tick` moves on if nothing came.
+    stage: str = "ready"
+    deadline: float | None = None
+    protocol_version: int | None = None  # from the welcome: 1 means the server follows `full`
+    answers_connect: bool | None = None  # None until the server has shown it
     leave_warned: bool = False
+
+    @property
+    def connected(self) -> bool:
+        return self.stage == "ready"
 
     @property
     def default_target(self) -> str | None:
@@ -115,6 +135,7 @@ class Ending(enum.Enum):
 class Incoming:
     lines: tuple[str, ...]
     end: Ending | None = None
+    send: tuple[Frame, ...] = ()  # frames opening the session asks for
 
 
 @dataclass(frozen=True)
@@ -169,19 +190,30 @@ def connected_line(state: State) -> str:
     return f"* connected as {state.name} {where}"
 
 
-def reply_overdue(state: State) -> tuple[Incoming, State]:
-    """`REPLY_WAIT_S` after the first `connect`: if no reply came, the server sends none.
+def begin(state: State, now: float) -> State:
+    """The connection is open: wait for a welcome before saying anything."""
+    return replace(state, stage="opening", deadline=now + WELCOME_WAIT_S)
 
-    No error came either (a refused name ends the session), so the person is told they are
-    connected; what arrives from now on is news, never history.
-    """
-    if state.connected:
+
+def _join_rooms(state: State, now: float, answers: bool) -> tuple[Incoming, State]:
+    """Connect with the rooms; its reply is history only from a server known to answer."""
+    state = replace(state, answers_connect=answers, stage="joining")
+    frame, state = connect(state)
+    deadline = None if answers else now + REPLY_WAIT_S
+    return Incoming((), send=(frame,)), replace(state, deadline=deadline)
+
+
+def tick(state: State, now: float) -> tuple[Incoming, State]:
+    """Time has passed: move on where what was waited for did not come."""
+    if state.deadline is None or now < state.deadline or state.leaving:
         return Incoming(()), state
+    if state.stage in ("opening", "probing"):  # no welcome, or no reply to connect
+        return _join_rooms(state, now, answers=False)
+    # joining a server that does not answer: no error came, so the name and rooms were taken
     lines = [connected_line(state)]
-    if state.answers_connect:
+    if state.protocol_version:
         lines.append("* the server did not answer connect: earlier messages are not shown")
-    after = replace(state, connected=True, answers_connect=False, histories_due=())
-    return Incoming(tuple(lines)), after
+    return Incoming(tuple(lines)), replace(state, stage="ready", deadline=None)
 
 
 def goodbye(state: State) -> tuple[Frame, State]:
@@ -272,27 +304,24 @@ def _leave(rooms: tuple[str, ...], state: State) -> tuple[Action, State]:
 # -- server messages ------------------------------------------------------------------------------
 
 
-def receive(packet: Frame | Garbage, state: State) -> tuple[Incoming, State]:
+def receive(packet: Frame | Garbage, state: State, now: float = 0.0) -> tuple[Incoming, State]:
     """One server message to lines for a person; fields it does not know are ignored (CLIENT-2)."""
     if isinstance(packet, Garbage):
         return Incoming((f"! ignored from the server: {packet.reason}",)), state
     status = packet.get("status")
     if status == "chat":
-        return _chat(packet, state)
+        return _chat(packet, state, now)
     if status == "error":
         text = _text(packet.get("message"))
         if text == NAME_TAKEN:
             line = f"! {text}: someone else is {state.name}; choose another --name"
             return Incoming((line,), Ending.NAME_REFUSED), state
+        if text == NOT_CONNECTED and state.last_target and state.last_target.startswith("@"):
+            # the direct message just sent went nowhere: plain lines go back to the rooms
+            return Incoming((f"! {text}",)), replace(state, last_target=None)
         return Incoming((f"! {text}",)), state
     if status == "welcome":
-        version = packet.get("version")
-        welcome = _text(packet.get("message"), "connected")
-        line = f"* {welcome}" + (f" (protocol v{version})" if version else "")
-        if type(version) is not int or version < 1:
-            return Incoming((line,)), state
-        knows = state.answers_connect if state.answers_connect is not None else True
-        return Incoming((line,)), replace(state, protocol_version=version, answers_connect=knows)
+        return _welcome(packet, state, now)
     if status == "disconnect":
         room = packet.get("target")
         if isinstance(room, str):
@@ -302,19 +331,34 @@ def receive(packet: Frame | Garbage, state: State) -> tuple[Incoming, State]:
     return Incoming((f"! unknown message from the server: {_preview(packet)}",)), state
 
 
-def _chat(packet: Frame, state: State) -> tuple[Incoming, State]:
-    """A delivery, or the reply to a `connect`: only a server known to answer `connect` sends a
-    reply, and never one with a direct message in it (history is of rooms), so a delivery is
-    never taken for history."""
+def _welcome(packet: Frame, state: State, now: float) -> tuple[Incoming, State]:
+    version = packet.get("version")
+    welcome = _text(packet.get("message"), "connected")
+    line = f"* {welcome}" + (f" (protocol v{version})" if version else "")
+    if type(version) is not int or version < 1:
+        return Incoming((line,)), state
+    state = replace(state, protocol_version=version)
+    if state.stage != "opening":  # too late: the session is opened as with a `core` server
+        return Incoming((line,)), state
+    probe = {"action": "connect", "user_name": state.name, "targets": []}
+    after = replace(state, stage="probing", deadline=now + REPLY_WAIT_S)
+    return Incoming((line,), send=(probe,)), after
+
+
+def _chat(packet: Frame, state: State, now: float) -> tuple[Incoming, State]:
+    """A delivery, or the reply to a `connect`. A delivery holds one entry, so the reply to the
+    probe (no room, so no history) cannot be mistaken; once the server is known to answer, the
+    first `chat` after a `connect` is its reply, since the server answers before it delivers."""
     entries = packet.get("history")
     if not isinstance(entries, list):
         return Incoming((f"! malformed chat from the server: {_preview(packet)}",)), state
-    direct = any(isinstance(e, dict) and str(e.get("target", "")).startswith("@") for e in entries)
-    if not state.histories_due or not state.answers_connect or direct:
+    if state.stage == "probing" and not entries:
+        return _join_rooms(state, now, answers=True)
+    if not state.histories_due or not state.answers_connect:
         return Incoming(tuple(line for entry in entries for line in _entry(entry))), state
     rooms, later = state.histories_due[0], state.histories_due[1:]
     first = () if state.connected else (connected_line(state),)
-    state = replace(state, histories_due=later, connected=True)
+    state = replace(state, histories_due=later, stage="ready", deadline=None)
     wanted = [e for e in entries if not isinstance(e, dict) or e.get("target") in rooms]
     where = f" in {', '.join(rooms)}" if rooms else ""
     if not wanted:

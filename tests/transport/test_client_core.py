@@ -22,13 +22,14 @@ from transport.client_core import (
     Show,
     State,
     StreamDecoder,
+    begin,
     connect,
     goodbye,
     interpret,
     kind_of,
     parse_rooms,
     receive,
-    reply_overdue,
+    tick,
 )
 
 
@@ -180,7 +181,9 @@ def test_parse_rooms() -> None:
 # -- server messages ------------------------------------------------------------------------------
 
 JUST_CONNECTED = v1(
-    State("@alice", ("#general", "#music"), histories_due=(("#general", "#music"),))
+    State(
+        "@alice", ("#general", "#music"), histories_due=(("#general", "#music"),), stage="joining"
+    )
 )
 
 
@@ -221,12 +224,12 @@ def test_the_reply_to_a_connect_is_shown_as_history() -> None:
     ]
     one = shown(chat(("#general", "@bob", "hi")), JUST_CONNECTED)[1]
     assert one == "* 1 recent message in #general, #music:"
-    alone = v1(State("@alice", histories_due=((),), connected=True))
+    alone = v1(State("@alice", histories_due=((),)))
     assert shown(chat(), alone) == ["* no recent messages"]
 
 
 def test_after_a_join_only_the_past_of_the_new_rooms_is_shown_then_news_again() -> None:
-    _, joined = sent("/join #jazz", v1(State("@alice", ("#general",), connected=True)))
+    _, joined = sent("/join #jazz", v1(State("@alice", ("#general",))))
     reply = chat(("#general", "@bob", "seen already"), ("#jazz", "@carol", "new to me"))
     incoming, after = receive(reply, joined)
     assert incoming.lines == ("* 1 recent message in #jazz:", "  [#jazz] @carol: new to me")
@@ -356,57 +359,78 @@ def test_bad_bytes_are_reported_and_the_stream_goes_on() -> None:
     assert decode(b"[1,2]\n{}") == [Garbage("a line that is not a JSON object"), {}]
 
 
-# -- servers that follow only `core` --------------------------------------------------------------
+# -- opening a session, with any server -----------------------------------------------------------
 
-CORE = State("@alice", ("#general", "#music"))  # no welcome seen: nothing is assumed
+OPENING = begin(State("@alice", ("#general", "#music")), now=0.0)
 WELCOME_V1 = {"status": "welcome", "message": "hi", "version": 1}
+PROBE = {"action": "connect", "user_name": "@alice", "targets": []}
+CONNECT = {"action": "connect", "user_name": "@alice", "targets": ["#general", "#music"]}
 
 
-def test_a_welcome_of_version_1_says_the_server_answers_connect_and_leaves_rooms() -> None:
-    _, state = receive(WELCOME_V1, CORE)
-    assert (state.protocol_version, state.answers_connect) == (1, True)
-    _, unknown = receive({"status": "welcome", "message": "hi"}, CORE)
-    assert (unknown.protocol_version, unknown.answers_connect) == (None, None)
-
-
-def test_without_a_welcome_no_delivery_is_taken_for_history() -> None:
-    _, waiting = connect(CORE)
+def test_a_v1_server_is_probed_with_no_room_then_joined_and_its_reply_is_history() -> None:
+    incoming, probing = receive(WELCOME_V1, OPENING, now=0.1)
+    assert incoming.send == (PROBE,) and probing.stage == "probing"
     dm = chat(("@alice", "@bob", "psst"))
+    assert shown(dm, probing) == ["[direct] @bob: psst"]  # one entry: never the empty reply
+    incoming, joining = receive(chat(), probing, now=0.2)
+    assert incoming == Incoming((), send=(CONNECT,)) and joining.answers_connect is True
+    incoming, ready = receive(chat(("#general", "@bob", "old")), joining, now=0.3)
+    assert incoming.lines == (
+        "* connected as @alice in #general, #music",
+        "* 1 recent message in #general, #music:",
+        "  [#general] @bob: old",
+    )
+    assert ready.connected and tick(ready, 100.0)[0] == Incoming(())
+    assert shown(chat(("#general", "@bob", "new")), ready) == ["[#general] @bob: new"]
+
+
+def test_a_v1_server_that_does_not_answer_connect_is_found_out_and_nothing_is_history() -> None:
+    _, probing = receive(WELCOME_V1, OPENING, now=0.1)
+    assert tick(probing, 1.0)[0] == Incoming(())
+    incoming, joining = tick(probing, 1.1)
+    assert incoming.send == (CONNECT,) and joining.answers_connect is False
     room = chat(("#general", "@bob", "live"))
-    assert shown(dm, waiting) == ["[direct] @bob: psst"]
-    assert shown(room, waiting) == ["[#general] @bob: live"]
-    incoming, after = reply_overdue(waiting)
-    assert incoming.lines == ("* connected as @alice in #general, #music",)
-    assert after.histories_due == () and after.answers_connect is False
-    assert reply_overdue(after)[0].lines == ()
-    _, joined = sent("/join #jazz", after)
-    assert joined.histories_due == ()  # no reply will come: none is waited for
-
-
-def test_a_server_that_welcomes_but_does_not_answer_connect_is_found_out_in_time() -> None:
-    _, waiting = connect(receive(WELCOME_V1, CORE)[1])
-    assert shown(chat(("@alice", "@bob", "first dm")), waiting) == ["[direct] @bob: first dm"]
-    incoming, after = reply_overdue(waiting)
+    assert shown(room, joining) == ["[#general] @bob: live"]
+    incoming, ready = tick(joining, 2.1)
     assert incoming.lines == (
         "* connected as @alice in #general, #music",
         "* the server did not answer connect: earlier messages are not shown",
     )
-    assert shown(chat(("#general", "@bob", "news")), after) == ["[#general] @bob: news"]
+    assert ready.connected and ready.histories_due == ()
 
 
-def test_the_reply_in_time_says_connected_once() -> None:
-    _, waiting = connect(receive(WELCOME_V1, CORE)[1])
-    incoming, after = receive(chat(), waiting)
-    assert incoming.lines[0] == "* connected as @alice in #general, #music"
-    assert reply_overdue(after)[0].lines == ()
-    nowhere = State("@alice", connected=False)
-    assert reply_overdue(nowhere)[0].lines == (
+def test_without_a_welcome_the_rooms_are_joined_and_every_chat_is_news() -> None:
+    incoming, joining = tick(OPENING, 0.5)
+    assert incoming.send == (CONNECT,) and joining.histories_due == ()
+    assert shown(chat(("@alice", "@bob", "psst")), joining) == ["[direct] @bob: psst"]
+    assert shown(chat(("#general", "@bob", "hi")), joining) == ["[#general] @bob: hi"]
+    incoming, ready = tick(joining, 1.5)
+    assert incoming.lines == ("* connected as @alice in #general, #music",)
+    _, joined = sent("/join #jazz", ready)
+    assert joined.histories_due == ()  # no reply will come: none is waited for
+
+
+def test_a_welcome_after_the_wait_changes_nothing_but_leave() -> None:
+    _, joining = tick(OPENING, 0.5)
+    incoming, after = receive(WELCOME_V1, joining, now=1.5)
+    assert incoming.send == () and after.stage == "joining" and after.protocol_version == 1
+
+
+def test_nothing_more_is_sent_once_leaving() -> None:
+    _, leaving = goodbye(OPENING)
+    assert tick(leaving, 5.0)[0] == Incoming(())
+
+
+def test_connected_without_rooms() -> None:
+    _, joining = tick(begin(State("@alice"), 0.0), 0.5)
+    assert tick(joining, 1.5)[0].lines == (
         "* connected as @alice (no room yet: #room text joins one)",
     )
 
 
 def test_leave_warns_once_where_the_server_did_not_announce_partial_leave() -> None:
-    action, warned = interpret("/leave #music", CORE)
+    core = State("@alice", ("#general", "#music"))
+    action, warned = interpret("/leave #music", core)
     assert action == Show((NO_PARTIAL_LEAVE,)) and warned.leave_warned
     frames, _ = sent("/leave #music", warned)
     assert frames == [{"action": "disconnect", "user_name": "@alice", "target": "#music"}]
@@ -427,3 +451,10 @@ def test_leave_warns_once_where_the_server_did_not_announce_partial_leave() -> N
 )
 def test_every_line_has_a_kind_for_its_colour(line: str, kind: str) -> None:
     assert kind_of(line) == kind
+
+
+def test_a_direct_message_to_nobody_does_not_become_the_default_target() -> None:
+    _, after = sent("@nobody hi")
+    assert after.default_target == "@nobody"
+    _, back = receive({"status": "error", "message": "Target user not connected"}, after)
+    assert back.default_target == "#general"

@@ -27,6 +27,7 @@ READ = None  # a script step: wait for one frame from the client
 Step = dict[str, Any] | None
 
 CONNECT = {"action": "connect", "user_name": "@alice", "targets": ["#general", "#music"]}
+PROBE = {"action": "connect", "user_name": "@alice", "targets": []}  # after a v1 welcome
 WELCOME = {"status": "welcome", "message": "Welcome to jsonchat", "version": 1, "limits": {}}
 NO_HISTORY = {"status": "chat", "history": []}
 DISCONNECT = {"status": "disconnect"}
@@ -118,10 +119,11 @@ def ended(process: subprocess.Popen[str]) -> tuple[int, list[str], str]:
 
 def test_a_session_sends_exact_frames_and_prints_what_arrives() -> None:
     yo, hi = (delivery("#general", "@bob", text) for text in ("yo", "hi"))
-    server = ScriptedServer(WELCOME, READ, yo, READ, hi, READ, DISCONNECT)
+    server = ScriptedServer(WELCOME, READ, NO_HISTORY, READ, yo, READ, hi, READ, DISCONNECT)
     with client(server.port) as process:
         out, err = process.communicate("#general hi bob\n/frobnicate\n/quit\n", TIMEOUT)
     assert server.received() == [
+        PROBE,
         CONNECT,
         {"action": "message", "user_name": "@alice", "target": "#general", "message": "hi bob"},
         {"action": "disconnect"},
@@ -141,12 +143,12 @@ def test_a_session_sends_exact_frames_and_prints_what_arrives() -> None:
 
 def test_end_of_input_sends_disconnect_and_exits_0() -> None:
     """Without a welcome the client assumes a `core` server: an empty chat is no news, shown as
-    nothing, and it leaves before it could say it is connected."""
+    nothing; typed lines are read once it is connected."""
     server = ScriptedServer(READ, NO_HISTORY, READ, DISCONNECT)
     with client(server.port) as process:
         out, err = process.communicate("", TIMEOUT)
     assert server.received() == [CONNECT, {"action": "disconnect"}]
-    assert (process.returncode, out, err) == (0, "* disconnected\n", "")
+    assert (process.returncode, out, err) == (0, f"{CONNECTED}\n* disconnected\n", "")
 
 
 def test_ctrl_c_sends_disconnect_and_exits_0() -> None:
@@ -250,10 +252,10 @@ def test_against_a_core_server_a_first_direct_message_is_shown_and_connected_is_
 
 
 def test_a_server_that_welcomes_but_does_not_answer_connect_is_found_out() -> None:
-    """Like tests.conformance.broken.silent_connect: a welcome of version 1, then no reply; a
-    room message after the wait is news, not history."""
+    """Like tests.conformance.broken.silent_connect: a welcome of version 1, then no reply to the
+    probe (a connect with no room) nor to the connect with the rooms; a room message is news."""
     later = delivery("#general", "@bob", "later")
-    server = ScriptedServer(WELCOME, READ, READ, later)
+    server = ScriptedServer(WELCOME, READ, READ, READ, later)
     with client(server.port) as process:
         assert process.stdout is not None and process.stdin is not None
         assert process.stdout.readline().strip() == "* Welcome to jsonchat (protocol v1)"
@@ -265,6 +267,7 @@ def test_a_server_that_welcomes_but_does_not_answer_connect_is_found_out() -> No
         assert process.stdout.readline().strip() == "[#general] @bob: later"
         process.communicate("/quit\n", TIMEOUT)
     assert server.received() == [
+        PROBE,
         CONNECT,
         {"action": "message", "user_name": "@alice", "target": "#general", "message": "hi"},
         {"action": "disconnect"},
