@@ -90,6 +90,14 @@ def test_a_first_frame_split_before_its_newline_counts_as_bare() -> None:
     assert alice.take() == [{"status": "chat", "history": []}]
 
 
+def test_a_first_frame_written_in_pieces_is_not_taken_for_a_bare_one() -> None:
+    net = welcome_net()
+    alice = net.client(now=0.0)
+    net.apply(DataReceived(alice.conn, b'{"action":"connect",', 0.01))
+    net.apply(DataReceived(alice.conn, b'"user_name":"@alice","targets":[]}', 0.02))
+    assert statuses(alice.take()) == ["welcome", "chat"]
+
+
 def test_a_newline_before_the_first_frame_is_complete_means_lines() -> None:
     net = welcome_net()
     alice = net.client(now=0.0)
