@@ -19,12 +19,14 @@ import pytest
 from conformance.harness import Chat, Client, is_chat, is_error, is_welcome, show
 from conformance.timing import connect_doc
 from conformance.verdicts import Violation, requirement
-from conformance.wire import encode
+from conformance.wire import WireClient, encode
 from protocol import error_text
 
 READ_BYTES = 4096  # one recv of the course's one-object-per-read clients
 WELCOME_WITHIN_S = 1.0
 BIG_TEXT_BYTES = 2500
+ATTEMPTS = 3  # tries of a timing case before a slow client side gives up judging
+MOMENT_S = 0.02  # "at once" and "a moment later", for a target whose delays are 0 or tiny
 
 
 def require_welcome(chat: Chat) -> None:
@@ -108,20 +110,38 @@ def test_a_first_frame_with_a_newline_gets_the_welcome_first(chat: Chat) -> None
     chat.check("COMPAT-1", is_welcome(first), f"the first packet was {show(first)}")
 
 
+def inconclusive(chat: Chat, what: str) -> None:
+    """Every try was too slow on our side to judge the target: say so, do not blame it."""
+    pytest.skip(f"this machine was too slow to {what} in {ATTEMPTS} tries: run the case again")
+
+
 @requirement("COMPAT-2")
 def test_a_bare_first_frame_before_the_welcome_gets_no_welcome(chat: Chat) -> None:
     require_welcome(chat)
-    name = chat.user("bare")
-    client = chat.open(name)
-    client.send_bytes(bare(connect_doc(name, [])))  # at once: before any welcome delay is over
-    chat.connected(client, name)
-    client.settle("COMPAT-2")  # a welcome sent late would be here by now
-    welcomes = [n for n, p in enumerate(client.packets) if is_welcome(p.value)]
-    chat.check(
-        "COMPAT-2",
-        not welcomes,
-        f"a client whose first frame came bare, at once, got a welcome (packet {welcomes})",
-    )
+    delay = chat.caps.limits["welcome_delay_ms"] / 1000
+    wait = chat.reply + chat.caps.limits["bare_first_frame_delay_ms"] / 1000
+    for _ in range(ATTEMPTS):
+        name = chat.user("bare")
+        client = chat.open(name)
+        opened = time.monotonic()
+        client.send_bytes(bare(connect_doc(name, [])))  # at once: before the welcome delay ends
+        if time.monotonic() - opened > max(delay / 2, MOMENT_S):
+            client.close()  # we were slow: the welcome may rightly have gone out first
+            continue
+        if chat.caps.answers_connect:
+            first = WireClient.recv(client, wait)  # the first packet, a welcome too
+            chat.check(
+                "COMPAT-2",
+                first is not None and not is_welcome(first.value),
+                f"a client whose first frame came bare, at once, got "
+                f"{show(first) if first else 'nothing'} first",
+            )
+        client.name = name
+        client.settle("COMPAT-2")  # a welcome sent late would be here by now
+        late = client.welcome is not None or any(is_welcome(p.value) for p in client.packets)
+        chat.check("COMPAT-2", not late, "a client whose first frame came bare got a welcome")
+        return
+    inconclusive(chat, "send a bare connect within the welcome delay")
 
 
 @requirement("COMPAT-3", "COMPAT-1")
@@ -129,33 +149,40 @@ def test_a_bare_first_frame_after_the_welcome_is_answered_in_a_later_read(chat: 
     """A client at a prompt: its welcome waits unread in its socket; it sends a bare `connect`
     and starts reading a moment later, one object per read."""
     require_welcome(chat)
-    name = chat.user("prompt")
-    client = chat.open(name)
-    waiting = wait_unread(client, WELCOME_WITHIN_S + chat.reply)
-    if not waiting:
-        raise Violation("COMPAT-1", f"{client.label}: no welcome within {WELCOME_WITHIN_S} s")
-    client.send_bytes(bare(connect_doc(name, [])))
     delay = chat.caps.limits["bare_first_frame_delay_ms"] / 1000
-    time.sleep(delay / 4)  # the listener thread starts: a moment, well within the delay
-    first = read_once(client, chat.reply)
-    value = one_object(first) if first else None
-    chat.check(
-        "COMPAT-3",
-        is_welcome(value),
-        f"the first read after a bare connect should hold the welcome alone; it held "
-        f"{first[:200]!r}"
-        if first
-        else "the first read after a bare connect got nothing",
-    )
-    if chat.caps.answers_connect:
-        second = read_once(client, chat.reply + delay)
-        reply = one_object(second) if second else None
+    pause = max(delay / 4, MOMENT_S)  # the listener thread starts: well within the delay
+    for _ in range(ATTEMPTS):
+        name = chat.user("prompt")
+        client = chat.open(name)
+        waiting = wait_unread(client, WELCOME_WITHIN_S + chat.reply)
+        if not waiting:
+            raise Violation("COMPAT-1", f"{client.label}: no welcome within {WELCOME_WITHIN_S} s")
+        sent = time.monotonic()
+        client.send_bytes(bare(connect_doc(name, [])))
+        time.sleep(pause)
+        first = read_once(client, chat.reply)
+        value = one_object(first) if first else None
+        client.closed = True  # what it reads raw, the harness never sees: it reads no more
+        if not is_welcome(value) and time.monotonic() - sent > max(delay * 3 / 4, 2 * pause):
+            continue  # we read late: the reply may rightly be there too
         chat.check(
             "COMPAT-3",
-            is_chat(reply),
-            f"the read after the welcome should hold the reply alone; it held {second!r}",
+            is_welcome(value),
+            f"the first read after a bare connect should hold the welcome alone; it held "
+            f"{len(first)} bytes, {first[:60]!r}...{first[-60:]!r}"
+            if first
+            else "the first read after a bare connect got nothing",
         )
-    client.closed = True  # what it read raw, the harness never saw: it reads no more
+        if chat.caps.answers_connect:
+            second = read_once(client, chat.reply + delay)
+            reply = one_object(second) if second else None
+            chat.check(
+                "COMPAT-3",
+                is_chat(reply),
+                f"the read after the welcome should hold the reply alone; it held {second!r}",
+            )
+        return
+    inconclusive(chat, "read within the delay after a bare connect")
 
 
 @requirement("COMPAT-4")
@@ -192,8 +219,8 @@ def test_a_bare_session_is_ended_with_one_packet(chat: Chat) -> None:
     for _ in range(errors - 1):
         client.send_bytes(junk)
     delay = chat.caps.limits["bare_first_frame_delay_ms"] / 1000
-    try:
-        values = client.expect_closed("COMPAT-5", chat.reply + delay)
+    try:  # generous: the wait ends when the target closes, and only a lenient target pays it
+        values = client.expect_closed("COMPAT-5", chat.reply + delay + 1.0)
     except Violation:
         pytest.skip(f"the target did not end the session after {errors} errors (LIMIT-2: MAY)")
     ends_with_error = bool(values) and is_error(values[-1], error_text("too_many_errors"))
