@@ -126,10 +126,13 @@ class Engine:
         self._welcome = codec.welcome(config.welcome_text, config.limits) if config.welcome else b""
         self.sessions: dict[ConnId, Session] = {}
         self._awaiting: dict[ConnId, Session] = {}  # in order of opening, for the connect timeout
+        self._grace = config.limit("first_frame_grace_ms") / 1000
         # Timers, each dict in deadline order (every entry waits the same delay): welcomes not
-        # yet sent (COMPAT-1), and first bare frames waiting (COMPAT-3) with their release time.
+        # yet sent (COMPAT-1); bare first frames waiting for a `\n` (COMPAT-2) and waiting after
+        # a welcome (COMPAT-3), with their release times.
         self._welcome_due: dict[ConnId, Session] = {}
-        self._held: dict[ConnId, float] = {}
+        self._held_grace: dict[ConnId, float] = {}
+        self._held_late: dict[ConnId, float] = {}
         self._names: dict[str, Session] = {}
         self._rooms: dict[str, Room] = {}
         self._all = Room(ALL, self._history_size)  # every connected session; never dropped
@@ -178,8 +181,9 @@ class Engine:
         deadlines = []
         if self._welcome_due:
             deadlines.append(next(iter(self._welcome_due.values())).opened_at + self._welcome_delay)
-        if self._held:
-            deadlines.append(next(iter(self._held.values())))
+        for held in (self._held_grace, self._held_late):
+            if held:
+                deadlines.append(next(iter(held.values())))
         if self._awaiting:
             deadlines.append(next(iter(self._awaiting.values())).opened_at + self._connect_timeout)
         return min(deadlines, default=None)
@@ -241,34 +245,48 @@ class Engine:
         data = event.data
         if session.held is not None:
             session.held.append(data)  # behind the held frames, in order
+            if session.framing == UNKNOWN and _NEWLINE in data:  # the newline came in time
+                del self._held_grace[session.conn]
+                self._decide(session, bare=False)
+                self._release(session)
             return
         frames = session.decoder.feed(data)
         if not frames:
             session.saw_newline = session.saw_newline or _NEWLINE in data
             session.split = session.split or bool(data.strip())
             return
-        session.first_pending = False
         # One `json.dumps(...)` in one send: the frame whole in this read, no newline anywhere.
         # A frame written in pieces is not that habit, and judging it would depend on how the
         # pieces happened to be read (a replay could not reproduce the welcome).
         bare = not (session.saw_newline or session.split) and _NEWLINE not in data
-        session.framing = BARE if bare else LINES
-        if session.conn in self._welcome_due:
+        if bare and session.conn in self._welcome_due and self._grace > 0:
+            # Whether a welcome goes out depends on it: give a `\n` a moment to follow, so that
+            # how the bytes happened to be read does not decide (COMPAT-2).
             del self._welcome_due[session.conn]
-            if bare:
-                self._count("welcome_withheld")
-            else:
-                self._send_welcome(session)
-        elif bare and session.welcomed and self._bare_delay > 0:
-            self._count("bare_first_frame_held")
-            session.first_pending = True  # its later reads join the held ones
             session.held = deque([frames])
-            self._held[session.conn] = event.now + self._bare_delay
+            self._held_grace[session.conn] = event.now + self._grace
             return
+        self._decide(session, bare)
+        if bare and session.welcomed and self._bare_delay > 0:
+            self._count("bare_first_frame_held")
+            session.held = deque([frames])
+            self._held_late[session.conn] = event.now + self._bare_delay
+            return
+        session.first_pending = False
         self._frames(session, frames)
 
+    def _decide(self, session: Session, bare: bool) -> None:
+        """The session's framing is known: its welcome goes out now, or never (COMPAT-1, -2)."""
+        session.framing = BARE if bare else LINES
+        pending = self._welcome and not session.welcomed
+        self._welcome_due.pop(session.conn, None)
+        if pending and bare:
+            self._count("welcome_withheld")
+        elif pending:
+            self._send_welcome(session)
+
     def _release(self, session: Session) -> None:
-        """Handle what a one-object-per-read session sent while its first frame was held."""
+        """Handle what a session sent while its first frame was held."""
         held, session.held = session.held, None
         session.first_pending = False
         assert held is not None
@@ -296,11 +314,19 @@ class Engine:
                 break
             del self._welcome_due[session.conn]
             self._send_welcome(session)
-        while self._held:
-            conn, release_at = next(iter(self._held.items()))
+        while self._held_grace:  # no `\n` followed: a one-object-per-read client (COMPAT-2)
+            conn, release_at = next(iter(self._held_grace.items()))
             if release_at > now:
                 break
-            del self._held[conn]
+            del self._held_grace[conn]
+            session = self.sessions[conn]
+            self._decide(session, bare=True)
+            self._release(session)
+        while self._held_late:
+            conn, release_at = next(iter(self._held_late.items()))
+            if release_at > now:
+                break
+            del self._held_late[conn]
             self._release(self.sessions[conn])
         deadline = now - self._connect_timeout
         while self._awaiting:
@@ -489,7 +515,8 @@ class Engine:
         del self.sessions[conn]
         self._awaiting.pop(conn, None)
         self._welcome_due.pop(conn, None)
-        self._held.pop(conn, None)
+        self._held_grace.pop(conn, None)
+        self._held_late.pop(conn, None)
         if session.name is not None:
             del self._names[session.name]
             self._all.discard(conn)

@@ -30,7 +30,13 @@ def bare_connect(client: Client, now: float, name: str, *rooms: str) -> None:
 
 
 def welcome_net(**limits: int) -> Net:
-    return Net(welcome=True, welcome_delay_ms=100, bare_first_frame_delay_ms=200, **limits)
+    return Net(
+        welcome=True,
+        welcome_delay_ms=100,
+        first_frame_grace_ms=20,
+        bare_first_frame_delay_ms=200,
+        **limits,
+    )
 
 
 def statuses(got: list[Any]) -> list[str]:
@@ -71,22 +77,38 @@ def test_a_bare_first_frame_before_the_welcome_means_no_welcome_ever() -> None:
     net = welcome_net()
     alice = net.client(now=0.0)
     bare_connect(alice, 0.01, "@alice", "#a")
+    assert alice.take() == [] and net.engine.next_deadline() == pytest.approx(0.03)
+    net.apply(Tick(0.03))  # no newline followed within the grace
     assert alice.take() == [{"status": "chat", "history": []}]
-    bob = net.client("@bob", ("#a",), now=0.02)
+    bob = net.client("@bob", ("#a",), now=0.04)
     net.apply(Tick(10.0))
     bob.say("#a", "hi")
     assert alice.take() == [chat("#a", "@bob", "hi")]  # and no welcome, late or not
     assert net.engine.outcomes["welcome_withheld"] == 1
 
 
-@req("COMPAT-2")
-def test_a_first_frame_split_before_its_newline_counts_as_bare() -> None:
-    """What the engine sees is what it judges by: the `\\n` in a later read is too late."""
+@req("COMPAT-2", "COMPAT-1")
+def test_a_newline_in_the_next_read_within_the_grace_means_lines() -> None:
+    """However the bytes happened to be read, a `\\n` right behind the object counts."""
     net = welcome_net()
     alice = net.client(now=0.0)
     frame = b'{"action":"connect","user_name":"@alice","targets":[]}'
     net.apply(DataReceived(alice.conn, frame, 0.01))
-    net.apply(DataReceived(alice.conn, b"\n", 0.011))
+    assert alice.take() == []
+    net.apply(DataReceived(alice.conn, b'{"action":"dance"}\n', 0.011))
+    got = alice.take()
+    assert statuses(got) == ["welcome", "chat", "error"]  # the welcome first, then in order
+    assert got[2] == error("dance is not a valid action")
+
+
+@req("COMPAT-2")
+def test_a_newline_after_the_grace_is_too_late() -> None:
+    net = welcome_net()
+    alice = net.client(now=0.0)
+    frame = b'{"action":"connect","user_name":"@alice","targets":[]}'
+    net.apply(DataReceived(alice.conn, frame, 0.01))
+    net.apply(Tick(0.03))
+    net.apply(DataReceived(alice.conn, b"\n", 0.04))
     assert alice.take() == [{"status": "chat", "history": []}]
 
 
