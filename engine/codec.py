@@ -6,7 +6,7 @@ appends the newline itself. Messages that never change are encoded once, here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -44,6 +44,27 @@ def error(code: str) -> bytes:
 def invalid_action(action: str) -> bytes:
     """Not cached: the text repeats what the peer sent, which is unbounded."""
     return encode({"status": "error", "message": error_text("invalid_action", action=action)})
+
+
+_EMPTY_HISTORY = orjson.dumps({"status": "chat", "history": []}, option=_NEWLINE)
+
+
+def history_within(history: Sequence[Mapping[str, Any]], limit: int) -> bytes:
+    """The reply to `connect` with the most recent entries of `history` that fit in `limit`
+    bytes, newline included (COMPAT-4); the entries kept stay oldest first.
+
+    Only called when the whole reply is too big, so the sizes are worked out one entry at a time,
+    newest first, and the walk stops at the first entry that does not fit: the history stays a
+    run of the most recent messages, with no gap.
+    """
+    size = len(_EMPTY_HISTORY)
+    kept = 0
+    for entry in reversed(history):
+        size += len(orjson.dumps(entry)) + (1 if kept else 0)  # the comma between two entries
+        if size > limit:
+            break
+        kept += 1
+    return encode({"status": "chat", "history": history[len(history) - kept :]})
 
 
 DISCONNECT = encode({"status": "disconnect"})

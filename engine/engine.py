@@ -8,12 +8,18 @@ Machine and need no trigger, which keeps the hot path at a few microseconds.
 
 Checks run in the order PROTOCOL.md gives (VALIDATE-6): frame, UTF-8, JSON, envelope, action
 schema, session state, identity, routing; the first failure is the one error sent.
+
+The course's one-object-per-read clients (COMPAT-1 to COMPAT-5) are served by looking at a
+session's first frame only: until it has come, `Session.first_pending` routes the session's
+reads through `_first_data`; afterwards a read costs one attribute test more than before. Timers
+(the delayed welcome, the delayed first bare frame, the connect timeout) are dicts in deadline
+order, so a `Tick` looks at their fronts only and `next_deadline` is O(1).
 """
 
 from __future__ import annotations
 
 import operator
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,13 +40,15 @@ from engine.events import (
     Shutdown,
     Tick,
 )
-from engine.framing import FrameDecoder
+from engine.framing import Frame, FrameDecoder
 from engine.rooms import Room
 from engine.rules import requirement_hits
 from engine.validation import compiled
 from protocol.statemachine import refusals, shared_machine, transition_table
 
 AWAITING, CONNECTED, CLOSED = "awaiting_connect", "connected", "closed"
+UNKNOWN, LINES, BARE = 0, 1, 2  # how a session frames what it sends: not yet known, `\n`, bare
+_NEWLINE = b"\n"
 ALL = "#all"
 _ACTIONS = ("connect", "message", "disconnect")
 _ENVELOPE = compiled("client/envelope")
@@ -66,10 +74,16 @@ class Session:
         "conn",
         "decoder",
         "errors_in_row",
+        "first_pending",
+        "framing",
+        "held",
         "name",
         "opened_at",
         "rooms",
+        "saw_newline",
+        "split",
         "state",
+        "welcomed",
     )
 
     def __init__(self, conn: ConnId, address: str, now: float, max_frame_bytes: int) -> None:
@@ -81,6 +95,14 @@ class Session:
         self.rooms: dict[str, None] = {}
         self.decoder = FrameDecoder(max_frame_bytes)
         self.errors_in_row = 0
+        # Until its first frame has been handled, a session's reads go through `_first_data`.
+        self.first_pending = True
+        self.framing = UNKNOWN
+        self.saw_newline = False  # a `\n` came before the first frame was complete
+        self.split = False  # the first frame began in an earlier read than the one ending it
+        self.welcomed = False
+        # A one-object-per-read session's first frames and later reads, while they wait (COMPAT-3).
+        self.held: deque[list[Frame] | bytes] | None = None
 
 
 class Engine:
@@ -97,9 +119,20 @@ class Engine:
         self._connect_timeout = config.limit("connect_timeout_s")
         self._max_connections = config.limit("max_connections")
         self._max_per_address = config.limit("max_connections_per_address")
+        self._evict_after = config.limit("evict_after_s")
+        self._welcome_delay = config.limit("welcome_delay_ms") / 1000
+        self._bare_delay = config.limit("bare_first_frame_delay_ms") / 1000
+        self._reply_bytes = config.limit("connect_reply_bytes")
         self._welcome = codec.welcome(config.welcome_text, config.limits) if config.welcome else b""
         self.sessions: dict[ConnId, Session] = {}
         self._awaiting: dict[ConnId, Session] = {}  # in order of opening, for the connect timeout
+        self._grace = config.limit("first_frame_grace_ms") / 1000
+        # Timers, each dict in deadline order (every entry waits the same delay): welcomes not
+        # yet sent (COMPAT-1); bare first frames waiting for a `\n` (COMPAT-2) and waiting after
+        # a welcome (COMPAT-3), with their release times.
+        self._welcome_due: dict[ConnId, Session] = {}
+        self._held_grace: dict[ConnId, float] = {}
+        self._held_late: dict[ConnId, float] = {}
         self._names: dict[str, Session] = {}
         self._rooms: dict[str, Room] = {}
         self._all = Room(ALL, self._history_size)  # every connected session; never dropped
@@ -140,6 +173,21 @@ class Engine:
         session = self.sessions.get(conn)
         return session.name if session else None
 
+    def next_deadline(self) -> float | None:
+        """The earliest time at which a `Tick` would do something, or None if none would.
+
+        The transport ticks at least this soon; ticking more often is harmless.
+        """
+        deadlines = []
+        if self._welcome_due:
+            deadlines.append(next(iter(self._welcome_due.values())).opened_at + self._welcome_delay)
+        for held in (self._held_grace, self._held_late):
+            if held:
+                deadlines.append(next(iter(held.values())))
+        if self._awaiting:
+            deadlines.append(next(iter(self._awaiting.values())).opened_at + self._connect_timeout)
+        return min(deadlines, default=None)
+
     # -- events -------------------------------------------------------------------------------
 
     def _on_open(self, event: ConnectionOpened) -> None:
@@ -148,28 +196,41 @@ class Engine:
             raise UsageError("the engine has shut down")
         if conn in self.sessions:
             raise UsageError(f"connection {conn} is already open")
-        if len(self.sessions) >= self._max_connections or (
-            address and self._per_address.get(address, 0) >= self._max_per_address
-        ):
-            self._count("server_full")
-            self._out += [
-                Send((conn,), codec.error("server_full") + codec.DISCONNECT),
-                Close(conn, "server_full"),
-            ]
-            return
+        address_full = bool(address) and (
+            self._per_address.get(address, 0) >= self._max_per_address
+        )
+        if address_full or len(self.sessions) >= self._max_connections:
+            victim = self._evictable(address if address_full else None, event.now)
+            if victim is None:
+                self._count("server_full")
+                self._out += [
+                    Send((conn,), codec.error("server_full") + codec.DISCONNECT),
+                    Close(conn, "server_full"),
+                ]
+                return
+            self._count("evicted")
+            self._kick(victim, "connect_timeout")
         session = Session(conn, address, event.now, self._max_frame)
         self.sessions[conn] = self._awaiting[conn] = session
         if address:
             self._per_address[address] = self._per_address.get(address, 0) + 1
         if self._welcome:
-            self._count("welcome")
-            self._out.append(Send((conn,), self._welcome))
+            if self._welcome_delay > 0:
+                self._welcome_due[conn] = session
+            else:
+                self._send_welcome(session)
 
     def _on_data(self, event: DataReceived) -> None:
         session = self.sessions.get(event.conn)
         if session is None:
             raise UsageError(f"data for connection {event.conn}, which is not open")
-        for frame in session.decoder.feed(event.data):
+        if session.first_pending:
+            self._first_data(session, event)
+        else:
+            self._frames(session, session.decoder.feed(event.data))
+
+    def _frames(self, session: Session, frames: list[Frame]) -> None:
+        for frame in frames:
             if isinstance(frame, dict):
                 self.outcomes["frame"] += 1
                 self._on_frame(session, frame)
@@ -178,6 +239,67 @@ class Engine:
             if session.state == CLOSED:
                 break
 
+    def _first_data(self, session: Session, event: DataReceived) -> None:
+        """A read of a session whose first frame is not handled yet: tell how it frames (COMPAT-2),
+        send or drop its pending welcome (COMPAT-1), or hold its first frames back (COMPAT-3)."""
+        data = event.data
+        if session.held is not None:
+            session.held.append(data)  # behind the held frames, in order
+            if session.framing == UNKNOWN and _NEWLINE in data:  # the newline came in time
+                del self._held_grace[session.conn]
+                self._decide(session, bare=False)
+                self._release(session)
+            return
+        frames = session.decoder.feed(data)
+        if not frames:
+            session.saw_newline = session.saw_newline or _NEWLINE in data
+            session.split = session.split or bool(data.strip())
+            return
+        # One `json.dumps(...)` in one send: the frame whole in this read, no newline anywhere.
+        # A frame written in pieces is not that habit, and judging it would depend on how the
+        # pieces happened to be read (a replay could not reproduce the welcome).
+        bare = not (session.saw_newline or session.split) and _NEWLINE not in data
+        if bare and session.conn in self._welcome_due and self._grace > 0:
+            # Whether a welcome goes out depends on it: give a `\n` a moment to follow, so that
+            # how the bytes happened to be read does not decide (COMPAT-2).
+            del self._welcome_due[session.conn]
+            session.held = deque([frames])
+            self._held_grace[session.conn] = event.now + self._grace
+            return
+        self._decide(session, bare)
+        if bare and session.welcomed and self._bare_delay > 0:
+            self._count("bare_first_frame_held")
+            session.held = deque([frames])
+            self._held_late[session.conn] = event.now + self._bare_delay
+            return
+        session.first_pending = False
+        self._frames(session, frames)
+
+    def _decide(self, session: Session, bare: bool) -> None:
+        """The session's framing is known: its welcome goes out now, or never (COMPAT-1, -2)."""
+        session.framing = BARE if bare else LINES
+        pending = self._welcome and not session.welcomed
+        self._welcome_due.pop(session.conn, None)
+        if pending and bare:
+            self._count("welcome_withheld")
+        elif pending:
+            self._send_welcome(session)
+
+    def _release(self, session: Session) -> None:
+        """Handle what a session sent while its first frame was held."""
+        held, session.held = session.held, None
+        session.first_pending = False
+        assert held is not None
+        for item in held:
+            self._frames(session, item if isinstance(item, list) else session.decoder.feed(item))
+            if session.state == CLOSED:
+                return
+
+    def _send_welcome(self, session: Session) -> None:
+        session.welcomed = True
+        self._count("welcome")
+        self._out.append(Send((session.conn,), self._welcome))
+
     def _on_lost(self, event: ConnectionLost) -> None:
         session = self.sessions.get(event.conn)
         if session is not None:
@@ -185,7 +307,28 @@ class Engine:
             self._end(session, "connection_lost")
 
     def _on_tick(self, event: Tick) -> None:
-        deadline = event.now - self._connect_timeout
+        now = event.now
+        while self._welcome_due:
+            session = next(iter(self._welcome_due.values()))
+            if session.opened_at + self._welcome_delay > now:
+                break
+            del self._welcome_due[session.conn]
+            self._send_welcome(session)
+        while self._held_grace:  # no `\n` followed: a one-object-per-read client (COMPAT-2)
+            conn, release_at = next(iter(self._held_grace.items()))
+            if release_at > now:
+                break
+            del self._held_grace[conn]
+            session = self.sessions[conn]
+            self._decide(session, bare=True)
+            self._release(session)
+        while self._held_late:
+            conn, release_at = next(iter(self._held_late.items()))
+            if release_at > now:
+                break
+            del self._held_late[conn]
+            self._release(self.sessions[conn])
+        deadline = now - self._connect_timeout
         while self._awaiting:
             session = next(iter(self._awaiting.values()))
             if session.opened_at > deadline:
@@ -264,9 +407,11 @@ class Engine:
         history_rooms = [self._rooms[r] for r in wanted] + ([self._all] if with_all else [])
         entries = sorted((e for r in history_rooms for e in r.history), key=_BY_SEQUENCE)
         history = [entry for _, entry in entries[max(0, len(entries) - self._history_on_connect) :]]
-        self._out.append(
-            Send((session.conn,), codec.encode({"status": "chat", "history": history}))
-        )
+        reply = codec.encode({"status": "chat", "history": history})
+        if len(reply) > self._reply_bytes:
+            self._count("connect_reply_trimmed")
+            reply = codec.history_within(history, self._reply_bytes)
+        self._out.append(Send((session.conn,), reply))
 
     def _message(self, session: Session, document: dict[str, Any]) -> None:
         sender = document["user_name"]
@@ -343,9 +488,24 @@ class Engine:
                 del self._rooms[name]
         session.rooms.pop(name, None)
 
+    def _evictable(self, address: str | None, now: float) -> Session | None:
+        """The connection that has waited longest without connecting, from `address` if given,
+        if it has waited at least `evict_after_s` (LIMIT-3); None if there is none."""
+        oldest = now - self._evict_after
+        for session in self._awaiting.values():  # in order of opening
+            if session.opened_at > oldest:
+                return None
+            if address is None or session.address == address:
+                return session
+        return None
+
     def _kick(self, session: Session, code: str) -> None:
         self._count(code)
-        data = codec.error(code) + codec.DISCONNECT
+        data = codec.error(code)
+        if session.framing == BARE:
+            self._count("bare_kick")  # the error alone: one packet (COMPAT-5)
+        else:
+            data += codec.DISCONNECT
         self._out += [Send((session.conn,), data), Close(session.conn, code)]
         self._end(session, "kick")
 
@@ -354,6 +514,9 @@ class Engine:
         conn = session.conn
         del self.sessions[conn]
         self._awaiting.pop(conn, None)
+        self._welcome_due.pop(conn, None)
+        self._held_grace.pop(conn, None)
+        self._held_late.pop(conn, None)
         if session.name is not None:
             del self._names[session.name]
             self._all.discard(conn)

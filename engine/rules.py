@@ -19,7 +19,11 @@ OUTCOMES: Mapping[str, tuple[str, ...]] = {
     # An error's own rule is read from errors.json, the one map of errors to rules.
     **{code: (error_rule(code), "ERROR-1", "ERROR-2") for code in FRAME_ERRORS},
     **{code: (error_rule(code), "VALIDATE-6", "ERROR-2") for code in SCHEMA_ERRORS},
-    "welcome": ("WELCOME-1", "WELCOME-2"),
+    "welcome": ("WELCOME-1", "WELCOME-2", "COMPAT-1"),
+    "welcome_withheld": ("COMPAT-2",),
+    "bare_first_frame_held": ("COMPAT-2", "COMPAT-3"),
+    "connect_reply_trimmed": ("COMPAT-4", "CONNECT-2"),
+    "bare_kick": ("COMPAT-5", "LIMIT-1"),
     "connect": ("CONNECT-1", "CONNECT-2", "STATE-1", "VALIDATE-7", "VALIDATE-8"),
     "reconnect": ("CONNECT-4", "CONNECT-2"),
     "name_taken": ("CONNECT-3",),
@@ -49,6 +53,7 @@ OUTCOMES: Mapping[str, tuple[str, ...]] = {
     "connect_timeout": ("LIMIT-1", "LIMIT-3"),
     "queue_full": ("LIMIT-1", "LIMIT-4"),
     "server_full": ("LIMIT-1", "LIMIT-5"),
+    "evicted": ("LIMIT-3",),
     # An event the state machine refuses: the rules come from machine.json.
     **{f"refused_{r.trigger}": r.requirements for r in refusals().values()},
 }

@@ -3,6 +3,22 @@
 What a typed line means, how a server message reads to a person, and how the server's byte stream
 splits into messages are pure functions of their input and a frozen `State`, so they are tested
 line by line and byte by byte without a server; transport/client.py only moves bytes and threads.
+
+The client works with `core` servers too, which need not send a `welcome`, answer `connect` or
+leave one room on `disconnect` with a target, and it never takes a delivery for the reply to
+`connect`. Opening a session is a small machine driven by `begin`, `receive` and `tick` (time is
+passed in, as in the engine):
+
+- it waits up to `WELCOME_WAIT_S` for a `welcome` before it sends anything;
+- after a `welcome` of version 1 it first connects with no room: the reply, if the server gives
+  one, is then `{"status":"chat","history":[]}`, which no delivery can be (a delivery holds one
+  entry). That empty reply proves the server answers `connect`; the rooms are then joined with a
+  second `connect` (CONNECT-4), whose reply is the first `chat` after it, and is history;
+- with no `welcome`, or no reply within `REPLY_WAIT_S`, it connects with its rooms and takes every
+  `chat` as news; once no error has come for `REPLY_WAIT_S`, it says it is connected.
+
+`/leave` warns first where the server did not announce version 1, since course servers end the
+whole session on any `disconnect`.
 """
 
 from __future__ import annotations
@@ -26,12 +42,23 @@ MAX_TARGETS = limits()["max_targets"]
 # A connect reply holds up to 50 entries of 3800-byte texts, which JSON escapes can grow sixfold.
 MAX_SERVER_MESSAGE_BYTES = 4 * 1024 * 1024
 NAME_TAKEN = error_text("name_taken")
+NOT_CONNECTED = error_text("target_not_connected")
 # The characters the server refuses in names (VALIDATE-5), taken from the schema, not retyped.
 _BAD_NAME_CHARS = re.compile(schema("client/connect")["properties"]["user_name"]["not"]["pattern"])
 # Control characters from the server would drive the terminal (escape sequences): shown escaped.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _ENTRY_KEYS = ("target", "from", "message")
 ALL_PROBLEM = f"everyone is always in {ALL}: it cannot be left"
+# How long to wait for a welcome before connecting (the reference server sends it after 100 ms of
+# silence, COMPAT-1; one coming later only costs the history its header), and for the reply to
+# a `connect` before concluding that the server sends none (one that answers does so within a
+# round trip; a `core` server may never answer).
+WELCOME_WAIT_S = 0.5
+REPLY_WAIT_S = 1.0
+NO_PARTIAL_LEAVE = (
+    "! this server did not announce jsonchat v1: a /leave may end your whole session. "
+    "Type it again to leave anyway."
+)
 HELP = (
     "* #room text   say text in a room (joins it)",
     "* @user text   send a direct message",
@@ -58,6 +85,18 @@ class State:
     last_target: str | None = None
     histories_due: tuple[tuple[str, ...], ...] = ()
     leaving: bool = False
+    # Opening the session: `stage` is `opening` (waiting for a welcome), `probing` (connected
+    # with no room, waiting for the empty reply), `joining` (connected with the rooms) or `ready`
+    # ("connected as ..." said); `deadline` is when `tick` moves on if nothing came.
+    stage: str = "ready"
+    deadline: float | None = None
+    protocol_version: int | None = None  # from the welcome: 1 means the server follows `full`
+    answers_connect: bool | None = None  # None until the server has shown it
+    leave_warned: bool = False
+
+    @property
+    def connected(self) -> bool:
+        return self.stage == "ready"
 
     @property
     def default_target(self) -> str | None:
@@ -96,6 +135,7 @@ class Ending(enum.Enum):
 class Incoming:
     lines: tuple[str, ...]
     end: Ending | None = None
+    send: tuple[Frame, ...] = ()  # frames opening the session asks for
 
 
 @dataclass(frozen=True)
@@ -134,10 +174,46 @@ def parse_rooms(text: str) -> tuple[str, ...]:
 
 
 def connect(state: State, new_rooms: tuple[str, ...] | None = None) -> tuple[Frame, State]:
-    """The connect that opens the session, and again on each /join (CONNECT-4)."""
+    """The connect that opens the session, and again on each /join (CONNECT-4).
+
+    A reply is expected (and its history wanted) unless the server has shown it sends none.
+    """
     frame = {"action": "connect", "user_name": state.name, "targets": list(state.rooms)}
+    if state.answers_connect is False:
+        return frame, state
     wanted = state.rooms if new_rooms is None else new_rooms
     return frame, replace(state, histories_due=(*state.histories_due, wanted))
+
+
+def connected_line(state: State) -> str:
+    where = f"in {', '.join(state.rooms)}" if state.rooms else "(no room yet: #room text joins one)"
+    return f"* connected as {state.name} {where}"
+
+
+def begin(state: State, now: float) -> State:
+    """The connection is open: wait for a welcome before saying anything."""
+    return replace(state, stage="opening", deadline=now + WELCOME_WAIT_S)
+
+
+def _join_rooms(state: State, now: float, answers: bool) -> tuple[Incoming, State]:
+    """Connect with the rooms; its reply is history only from a server known to answer."""
+    state = replace(state, answers_connect=answers, stage="joining")
+    frame, state = connect(state)
+    deadline = None if answers else now + REPLY_WAIT_S
+    return Incoming((), send=(frame,)), replace(state, deadline=deadline)
+
+
+def tick(state: State, now: float) -> tuple[Incoming, State]:
+    """Time has passed: move on where what was waited for did not come."""
+    if state.deadline is None or now < state.deadline or state.leaving:
+        return Incoming(()), state
+    if state.stage in ("opening", "probing"):  # no welcome, or no reply to connect
+        return _join_rooms(state, now, answers=False)
+    # joining a server that does not answer: no error came, so the name and rooms were taken
+    lines = [connected_line(state)]
+    if state.protocol_version:
+        lines.append("* the server did not answer connect: earlier messages are not shown")
+    return Incoming(tuple(lines)), replace(state, stage="ready", deadline=None)
 
 
 def goodbye(state: State) -> tuple[Frame, State]:
@@ -192,6 +268,7 @@ def _command(words: list[str], state: State) -> tuple[Action, State]:
         return Show((line,)), state
     if command not in ("/join", "/leave"):
         return _hint(f"unknown command {command}: /help lists them"), state
+
     if not rooms:
         return _hint(f"usage: {command} #room [#room ...]"), state
     refused = ALL if command == "/leave" else None
@@ -214,6 +291,10 @@ def _join(rooms: tuple[str, ...], state: State) -> tuple[Action, State]:
 
 
 def _leave(rooms: tuple[str, ...], state: State) -> tuple[Action, State]:
+    """One `disconnect` with a target per room (DISCONNECT-3), once the person knows the risk:
+    a server that did not announce version 1 may end the whole session instead."""
+    if not state.protocol_version and not state.leave_warned:
+        return Show((NO_PARTIAL_LEAVE,)), replace(state, leave_warned=True)
     frames = tuple({"action": "disconnect", "user_name": state.name, "target": r} for r in rooms)
     last = None if state.last_target in rooms else state.last_target
     kept = tuple(r for r in state.rooms if r not in rooms)
@@ -223,23 +304,24 @@ def _leave(rooms: tuple[str, ...], state: State) -> tuple[Action, State]:
 # -- server messages ------------------------------------------------------------------------------
 
 
-def receive(packet: Frame | Garbage, state: State) -> tuple[Incoming, State]:
+def receive(packet: Frame | Garbage, state: State, now: float = 0.0) -> tuple[Incoming, State]:
     """One server message to lines for a person; fields it does not know are ignored (CLIENT-2)."""
     if isinstance(packet, Garbage):
         return Incoming((f"! ignored from the server: {packet.reason}",)), state
     status = packet.get("status")
     if status == "chat":
-        return _chat(packet, state)
+        return _chat(packet, state, now)
     if status == "error":
         text = _text(packet.get("message"))
         if text == NAME_TAKEN:
             line = f"! {text}: someone else is {state.name}; choose another --name"
             return Incoming((line,), Ending.NAME_REFUSED), state
+        if text == NOT_CONNECTED and state.last_target and state.last_target.startswith("@"):
+            # the direct message just sent went nowhere: plain lines go back to the rooms
+            return Incoming((f"! {text}",)), replace(state, last_target=None)
         return Incoming((f"! {text}",)), state
     if status == "welcome":
-        version = packet.get("version")
-        welcome = _text(packet.get("message"), "connected")
-        return Incoming((f"* {welcome}" + (f" (protocol v{version})" if version else ""),)), state
+        return _welcome(packet, state, now)
     if status == "disconnect":
         room = packet.get("target")
         if isinstance(room, str):
@@ -249,20 +331,41 @@ def receive(packet: Frame | Garbage, state: State) -> tuple[Incoming, State]:
     return Incoming((f"! unknown message from the server: {_preview(packet)}",)), state
 
 
-def _chat(packet: Frame, state: State) -> tuple[Incoming, State]:
+def _welcome(packet: Frame, state: State, now: float) -> tuple[Incoming, State]:
+    version = packet.get("version")
+    welcome = _text(packet.get("message"), "connected")
+    line = f"* {welcome}" + (f" (protocol v{version})" if version else "")
+    if type(version) is not int or version < 1:
+        return Incoming((line,)), state
+    state = replace(state, protocol_version=version)
+    if state.stage != "opening":  # too late: the session is opened as with a `core` server
+        return Incoming((line,)), state
+    probe = {"action": "connect", "user_name": state.name, "targets": []}
+    after = replace(state, stage="probing", deadline=now + REPLY_WAIT_S)
+    return Incoming((line,), send=(probe,)), after
+
+
+def _chat(packet: Frame, state: State, now: float) -> tuple[Incoming, State]:
+    """A delivery, or the reply to a `connect`. A delivery holds one entry, so the reply to the
+    probe (no room, so no history) cannot be mistaken; once the server is known to answer, the
+    first `chat` after a `connect` is its reply, since the server answers before it delivers."""
     entries = packet.get("history")
     if not isinstance(entries, list):
         return Incoming((f"! malformed chat from the server: {_preview(packet)}",)), state
-    if not state.histories_due:
+    if state.stage == "probing" and not entries:
+        return _join_rooms(state, now, answers=True)
+    if not state.histories_due or not state.answers_connect:
         return Incoming(tuple(line for entry in entries for line in _entry(entry))), state
     rooms, later = state.histories_due[0], state.histories_due[1:]
+    first = () if state.connected else (connected_line(state),)
+    state = replace(state, histories_due=later, stage="ready", deadline=None)
     wanted = [e for e in entries if not isinstance(e, dict) or e.get("target") in rooms]
     where = f" in {', '.join(rooms)}" if rooms else ""
     if not wanted:
-        return Incoming((f"* no recent messages{where}",)), replace(state, histories_due=later)
+        return Incoming((*first, f"* no recent messages{where}")), state
     header = f"* {len(wanted)} recent message{'s' * (len(wanted) > 1)}{where}:"
     lines = (f"  {line}" for entry in wanted for line in _entry(entry))
-    return Incoming((header, *lines)), replace(state, histories_due=later)
+    return Incoming((*first, header, *lines)), state
 
 
 def _entry(entry: Any) -> list[str]:
@@ -286,6 +389,23 @@ def _text(value: Any, missing: str = "(no text)") -> str:
 def _preview(value: Any) -> str:
     text = _clean(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
     return text if len(text) <= 120 else text[:119] + "…"
+
+
+# -- how a line looks ------------------------------------------------------------------------------
+
+
+def kind_of(line: str) -> str:
+    """What a shown line is, for its colour: `room`, `direct`, `history`, `more` (the following
+    lines of a message), `error`, `hint` or `note`. Lines are built above; this reads them back."""
+    if line.startswith("[direct] "):
+        return "direct"
+    if line.startswith("["):
+        return "room"
+    if line.startswith("  ["):
+        return "history"
+    if line.startswith("    "):
+        return "more"
+    return {"!": "error", "?": "hint"}.get(line[:1], "note")
 
 
 # -- the byte stream ------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ TEST_MODULES = [
     "tests.engine.test_routing",
     "tests.engine.test_errors_and_limits",
     "tests.engine.test_properties",
+    "tests.engine.test_compat",
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import pairwise
 from typing import Any
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from protocol.validator import is_valid
 from transport.client_core import (
     HELP,
+    NO_PARTIAL_LEAVE,
     Ending,
     Garbage,
     Incoming,
@@ -20,14 +22,23 @@ from transport.client_core import (
     Show,
     State,
     StreamDecoder,
+    begin,
     connect,
     goodbye,
     interpret,
+    kind_of,
     parse_rooms,
     receive,
+    tick,
 )
 
-ALICE = State("@alice", ("#general", "#music"))
+
+def v1(state: State) -> State:
+    """What a welcome of version 1 tells the client: the server answers connect, leaves rooms."""
+    return replace(state, protocol_version=1, answers_connect=True)
+
+
+ALICE = v1(State("@alice", ("#general", "#music")))
 
 
 def sent(line: str, state: State = ALICE) -> tuple[list[dict[str, Any]], State]:
@@ -169,7 +180,11 @@ def test_parse_rooms() -> None:
 
 # -- server messages ------------------------------------------------------------------------------
 
-JUST_CONNECTED = State("@alice", ("#general", "#music"), histories_due=(("#general", "#music"),))
+JUST_CONNECTED = v1(
+    State(
+        "@alice", ("#general", "#music"), histories_due=(("#general", "#music"),), stage="joining"
+    )
+)
 
 
 def shown(packet: dict[str, Any] | Garbage, state: State = ALICE) -> list[str]:
@@ -195,19 +210,26 @@ def test_the_reply_to_a_connect_is_shown_as_history() -> None:
     reply = chat(("#general", "@bob", "anyone here?"), ("#music", "@carol", "la"))
     incoming, after = receive(reply, JUST_CONNECTED)
     assert incoming.lines == (
+        "* connected as @alice in #general, #music",
         "* 2 recent messages in #general, #music:",
         "  [#general] @bob: anyone here?",
         "  [#music] @carol: la",
     )
-    assert after.histories_due == ()
-    assert shown(chat(), JUST_CONNECTED) == ["* no recent messages in #general, #music"]
-    one = shown(chat(("#general", "@bob", "hi")), JUST_CONNECTED)[0]
+    assert after.histories_due == () and after.connected
+    assert shown(chat(), after) == []
+    nothing = shown(chat(), JUST_CONNECTED)
+    assert nothing == [
+        "* connected as @alice in #general, #music",
+        "* no recent messages in #general, #music",
+    ]
+    one = shown(chat(("#general", "@bob", "hi")), JUST_CONNECTED)[1]
     assert one == "* 1 recent message in #general, #music:"
-    assert shown(chat(), State("@alice", histories_due=((),))) == ["* no recent messages"]
+    alone = v1(State("@alice", histories_due=((),)))
+    assert shown(chat(), alone) == ["* no recent messages"]
 
 
 def test_after_a_join_only_the_past_of_the_new_rooms_is_shown_then_news_again() -> None:
-    _, joined = sent("/join #jazz", State("@alice", ("#general",)))
+    _, joined = sent("/join #jazz", v1(State("@alice", ("#general",))))
     reply = chat(("#general", "@bob", "seen already"), ("#jazz", "@carol", "new to me"))
     incoming, after = receive(reply, joined)
     assert incoming.lines == ("* 1 recent message in #jazz:", "  [#jazz] @carol: new to me")
@@ -335,3 +357,104 @@ def test_bad_bytes_are_reported_and_the_stream_goes_on() -> None:
         {"status": "disconnect"},
     ]
     assert decode(b"[1,2]\n{}") == [Garbage("a line that is not a JSON object"), {}]
+
+
+# -- opening a session, with any server -----------------------------------------------------------
+
+OPENING = begin(State("@alice", ("#general", "#music")), now=0.0)
+WELCOME_V1 = {"status": "welcome", "message": "hi", "version": 1}
+PROBE = {"action": "connect", "user_name": "@alice", "targets": []}
+CONNECT = {"action": "connect", "user_name": "@alice", "targets": ["#general", "#music"]}
+
+
+def test_a_v1_server_is_probed_with_no_room_then_joined_and_its_reply_is_history() -> None:
+    incoming, probing = receive(WELCOME_V1, OPENING, now=0.1)
+    assert incoming.send == (PROBE,) and probing.stage == "probing"
+    dm = chat(("@alice", "@bob", "psst"))
+    assert shown(dm, probing) == ["[direct] @bob: psst"]  # one entry: never the empty reply
+    incoming, joining = receive(chat(), probing, now=0.2)
+    assert incoming == Incoming((), send=(CONNECT,)) and joining.answers_connect is True
+    incoming, ready = receive(chat(("#general", "@bob", "old")), joining, now=0.3)
+    assert incoming.lines == (
+        "* connected as @alice in #general, #music",
+        "* 1 recent message in #general, #music:",
+        "  [#general] @bob: old",
+    )
+    assert ready.connected and tick(ready, 100.0)[0] == Incoming(())
+    assert shown(chat(("#general", "@bob", "new")), ready) == ["[#general] @bob: new"]
+
+
+def test_a_v1_server_that_does_not_answer_connect_is_found_out_and_nothing_is_history() -> None:
+    _, probing = receive(WELCOME_V1, OPENING, now=0.1)
+    assert tick(probing, 1.0)[0] == Incoming(())
+    incoming, joining = tick(probing, 1.1)
+    assert incoming.send == (CONNECT,) and joining.answers_connect is False
+    room = chat(("#general", "@bob", "live"))
+    assert shown(room, joining) == ["[#general] @bob: live"]
+    incoming, ready = tick(joining, 2.1)
+    assert incoming.lines == (
+        "* connected as @alice in #general, #music",
+        "* the server did not answer connect: earlier messages are not shown",
+    )
+    assert ready.connected and ready.histories_due == ()
+
+
+def test_without_a_welcome_the_rooms_are_joined_and_every_chat_is_news() -> None:
+    incoming, joining = tick(OPENING, 0.5)
+    assert incoming.send == (CONNECT,) and joining.histories_due == ()
+    assert shown(chat(("@alice", "@bob", "psst")), joining) == ["[direct] @bob: psst"]
+    assert shown(chat(("#general", "@bob", "hi")), joining) == ["[#general] @bob: hi"]
+    incoming, ready = tick(joining, 1.5)
+    assert incoming.lines == ("* connected as @alice in #general, #music",)
+    _, joined = sent("/join #jazz", ready)
+    assert joined.histories_due == ()  # no reply will come: none is waited for
+
+
+def test_a_welcome_after_the_wait_changes_nothing_but_leave() -> None:
+    _, joining = tick(OPENING, 0.5)
+    incoming, after = receive(WELCOME_V1, joining, now=1.5)
+    assert incoming.send == () and after.stage == "joining" and after.protocol_version == 1
+
+
+def test_nothing_more_is_sent_once_leaving() -> None:
+    _, leaving = goodbye(OPENING)
+    assert tick(leaving, 5.0)[0] == Incoming(())
+
+
+def test_connected_without_rooms() -> None:
+    _, joining = tick(begin(State("@alice"), 0.0), 0.5)
+    assert tick(joining, 1.5)[0].lines == (
+        "* connected as @alice (no room yet: #room text joins one)",
+    )
+
+
+def test_leave_warns_once_where_the_server_did_not_announce_partial_leave() -> None:
+    core = State("@alice", ("#general", "#music"))
+    action, warned = interpret("/leave #music", core)
+    assert action == Show((NO_PARTIAL_LEAVE,)) and warned.leave_warned
+    frames, _ = sent("/leave #music", warned)
+    assert frames == [{"action": "disconnect", "user_name": "@alice", "target": "#music"}]
+    assert isinstance(interpret("/leave #music", ALICE)[0], Send)
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ("[#general] @bob: hi", "room"),
+        ("[direct] @bob: psst", "direct"),
+        ("  [#general] @bob: old", "history"),
+        ("    second line", "more"),
+        ("! Target user not connected", "error"),
+        ("? no room yet", "hint"),
+        ("* connected as @alice in #general", "note"),
+    ],
+)
+def test_every_line_has_a_kind_for_its_colour(line: str, kind: str) -> None:
+    assert kind_of(line) == kind
+
+
+def test_a_direct_message_to_nobody_does_not_become_the_default_target() -> None:
+    _, after = sent("@nobody hi")
+    assert after.default_target == "@nobody"
+    _, back = receive({"status": "error", "message": "Target user not connected"}, after)
+    assert back.default_target == "#general"

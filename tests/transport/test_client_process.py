@@ -27,10 +27,11 @@ READ = None  # a script step: wait for one frame from the client
 Step = dict[str, Any] | None
 
 CONNECT = {"action": "connect", "user_name": "@alice", "targets": ["#general", "#music"]}
+PROBE = {"action": "connect", "user_name": "@alice", "targets": []}  # after a v1 welcome
 WELCOME = {"status": "welcome", "message": "Welcome to jsonchat", "version": 1, "limits": {}}
 NO_HISTORY = {"status": "chat", "history": []}
 DISCONNECT = {"status": "disconnect"}
-NOTHING_YET = "* no recent messages in #general, #music"  # how the client shows NO_HISTORY
+CONNECTED = "* connected as @alice in #general, #music"
 
 
 class ScriptedServer:
@@ -118,10 +119,11 @@ def ended(process: subprocess.Popen[str]) -> tuple[int, list[str], str]:
 
 def test_a_session_sends_exact_frames_and_prints_what_arrives() -> None:
     yo, hi = (delivery("#general", "@bob", text) for text in ("yo", "hi"))
-    server = ScriptedServer(WELCOME, READ, yo, READ, hi, READ, DISCONNECT)
+    server = ScriptedServer(WELCOME, READ, NO_HISTORY, READ, yo, READ, hi, READ, DISCONNECT)
     with client(server.port) as process:
         out, err = process.communicate("#general hi bob\n/frobnicate\n/quit\n", TIMEOUT)
     assert server.received() == [
+        PROBE,
         CONNECT,
         {"action": "message", "user_name": "@alice", "target": "#general", "message": "hi bob"},
         {"action": "disconnect"},
@@ -130,6 +132,7 @@ def test_a_session_sends_exact_frames_and_prints_what_arrives() -> None:
     lines.remove("? unknown command /frobnicate: /help lists them")  # printed whenever typed
     assert lines == [
         "* Welcome to jsonchat (protocol v1)",
+        CONNECTED,
         "* 1 recent message in #general, #music:",
         "  [#general] @bob: yo",
         "[#general] @bob: hi",
@@ -139,11 +142,13 @@ def test_a_session_sends_exact_frames_and_prints_what_arrives() -> None:
 
 
 def test_end_of_input_sends_disconnect_and_exits_0() -> None:
+    """Without a welcome the client assumes a `core` server: an empty chat is no news, shown as
+    nothing; typed lines are read once it is connected."""
     server = ScriptedServer(READ, NO_HISTORY, READ, DISCONNECT)
     with client(server.port) as process:
         out, err = process.communicate("", TIMEOUT)
     assert server.received() == [CONNECT, {"action": "disconnect"}]
-    assert (process.returncode, out, err) == (0, f"{NOTHING_YET}\n* disconnected\n", "")
+    assert (process.returncode, out, err) == (0, f"{CONNECTED}\n* disconnected\n", "")
 
 
 def test_ctrl_c_sends_disconnect_and_exits_0() -> None:
@@ -153,7 +158,7 @@ def test_ctrl_c_sends_disconnect_and_exits_0() -> None:
         process.send_signal(signal.SIGINT)
         status, lines, err = ended(process)
     assert server.received() == [CONNECT, {"action": "disconnect"}]
-    assert (status, lines, err) == (0, [NOTHING_YET, "* disconnected"], "")
+    assert (status, lines, err) == (0, ["* disconnected"], "")
 
 
 def test_a_disconnect_from_the_server_ends_the_client_with_0_while_nobody_types() -> None:
@@ -161,7 +166,7 @@ def test_a_disconnect_from_the_server_ends_the_client_with_0_while_nobody_types(
     with client(server.port) as process:
         status, lines, err = ended(process)
     assert server.received() == [CONNECT]
-    assert (status, lines, err) == (0, [NOTHING_YET, "* the server ended the session"], "")
+    assert (status, lines, err) == (0, ["* the server ended the session"], "")
 
 
 def test_a_dropped_connection_ends_the_client_with_1() -> None:
@@ -169,7 +174,7 @@ def test_a_dropped_connection_ends_the_client_with_1() -> None:
     with client(server.port) as process:
         status, lines, _ = ended(process)
     assert server.received() == [CONNECT]
-    assert (status, lines) == (1, [NOTHING_YET, "! connection to the server lost"])
+    assert (status, lines) == (1, ["! connection to the server lost"])
 
 
 def test_a_taken_name_is_said_clearly_and_exits_3() -> None:
@@ -211,6 +216,7 @@ def test_a_session_with_the_real_server_and_another_user() -> None:
         with opened as alice:
             assert alice.stdin is not None and alice.stdout is not None
             assert "Welcome to jsonchat" in alice.stdout.readline()
+            assert alice.stdout.readline().strip() == "* connected as @alice in #general"
             assert "1 recent message in #general" in alice.stdout.readline()
             assert alice.stdout.readline().strip() == "[#general] @bob: before alice"
             alice.stdin.write("#general hi bob\n@bob psst\n")
@@ -225,3 +231,45 @@ def test_a_session_with_the_real_server_and_another_user() -> None:
             alice.stdin.close()  # Ctrl-D
             assert alice.wait(TIMEOUT) == 0
             assert alice.stdout.read().strip() == "* disconnected"
+
+
+def test_against_a_core_server_a_first_direct_message_is_shown_and_connected_is_said() -> None:
+    """A course server: no welcome, no reply to connect; a direct message comes first."""
+    psst = delivery("@alice", "@bob", "psst")
+    hi = delivery("#general", "@bob", "hi")
+    server = ScriptedServer(READ, psst, hi, READ)
+    with client(server.port) as process:
+        assert process.stdout is not None and process.stdin is not None
+        assert process.stdout.readline().strip() == "[direct] @bob: psst"
+        assert process.stdout.readline().strip() == "[#general] @bob: hi"
+        assert process.stdout.readline().strip() == CONNECTED  # after REPLY_WAIT_S, no error
+        process.stdin.write("/leave #music\n")
+        process.stdin.flush()
+        assert process.stdout.readline().startswith("! this server did not announce jsonchat v1")
+        _, err = process.communicate("/quit\n", TIMEOUT)
+    assert server.received() == [CONNECT, {"action": "disconnect"}]  # the /leave was not sent
+    assert (process.returncode, err) == (0, "")
+
+
+def test_a_server_that_welcomes_but_does_not_answer_connect_is_found_out() -> None:
+    """Like tests.conformance.broken.silent_connect: a welcome of version 1, then no reply to the
+    probe (a connect with no room) nor to the connect with the rooms; a room message is news."""
+    later = delivery("#general", "@bob", "later")
+    server = ScriptedServer(WELCOME, READ, READ, READ, later)
+    with client(server.port) as process:
+        assert process.stdout is not None and process.stdin is not None
+        assert process.stdout.readline().strip() == "* Welcome to jsonchat (protocol v1)"
+        assert process.stdout.readline().strip() == CONNECTED
+        note = process.stdout.readline().strip()
+        assert note == "* the server did not answer connect: earlier messages are not shown"
+        process.stdin.write("#general hi\n")
+        process.stdin.flush()
+        assert process.stdout.readline().strip() == "[#general] @bob: later"
+        process.communicate("/quit\n", TIMEOUT)
+    assert server.received() == [
+        PROBE,
+        CONNECT,
+        {"action": "message", "user_name": "@alice", "target": "#general", "message": "hi"},
+        {"action": "disconnect"},
+    ]
+    assert process.returncode == 0

@@ -1,0 +1,231 @@
+"""The course's clients (COMPAT-1 to COMPAT-5): what a server does so that they keep working.
+
+Some cases read the way a one-object-per-read client does: one `recv(4096)` at a time, each
+read given whole to a JSON parser, straight from the socket (recorded in the transcript like
+every other read). A case about the welcome is skipped for a target that sends none; one about
+the reply to `connect`, for a target that does not answer it; one about ending a session, for a
+target that does not end sessions after errors in a row (LIMIT-2 is a MAY).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from typing import Any
+
+import pytest
+
+from conformance.harness import Chat, Client, is_chat, is_error, is_welcome, show
+from conformance.timing import connect_doc
+from conformance.verdicts import Violation, requirement
+from conformance.wire import WireClient, encode
+from protocol import error_text
+
+READ_BYTES = 4096  # one recv of the course's one-object-per-read clients
+WELCOME_WITHIN_S = 1.0
+BIG_TEXT_BYTES = 2500
+ATTEMPTS = 3  # tries of a timing case before a slow client side gives up judging
+MOMENT_S = 0.02  # "at once" and "a moment later", for a target whose delays are 0 or tiny
+
+
+def require_welcome(chat: Chat) -> None:
+    if not chat.caps.sends_welcome:
+        pytest.skip("the target sends no welcome (WELCOME-1 is a SHOULD): nothing to time")
+
+
+def bare(document: Any) -> bytes:
+    """A client message as the 2023 course clients write it: the object, no newline."""
+    return encode(document)
+
+
+def read_once(client: Client, timeout: float) -> bytes | None:
+    """One `recv(4096)` from the socket, or None if nothing came in time or it closed."""
+    client.sock.settimeout(max(timeout, 0.001))
+    try:
+        data = client.sock.recv(READ_BYTES)
+    except TimeoutError:
+        return None
+    except OSError:
+        data = b""
+    if not data:
+        client.closed = True
+        client.transcript.record(client.label, "closed")
+        return None
+    client.transcript.record(client.label, "recv", data)
+    return data
+
+
+def one_object(data: bytes) -> Any:
+    """What `json.loads` makes of one read, or None when it raises (`Extra data`, ...)."""
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def wait_unread(client: Client, timeout: float) -> bytes:
+    """Wait until a whole line is in the socket, without reading it (as a client at a prompt)."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while not data.endswith(b"\n"):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        client.sock.settimeout(remaining)
+        try:
+            data = client.sock.recv(READ_BYTES, socket.MSG_PEEK)
+        except TimeoutError:
+            break
+        if not data:
+            break
+        if not data.endswith(b"\n"):
+            time.sleep(0.001)  # part of a line: the peek returns at once until the rest comes
+    return data
+
+
+@requirement("COMPAT-1")
+def test_the_welcome_comes_to_a_silent_client_within_a_second(chat: Chat) -> None:
+    require_welcome(chat)
+    client = chat.open("silent")
+    opened = time.monotonic()
+    packet = client.peek(WELCOME_WITHIN_S + chat.caps.timing.rtt)
+    took = time.monotonic() - opened
+    chat.check(
+        "COMPAT-1",
+        packet is not None and is_welcome(packet.value),
+        f"a client that sends nothing got {show(packet) if packet else 'nothing'} "
+        f"within {took:.2f} s, not a welcome",
+    )
+
+
+@requirement("COMPAT-1")
+def test_a_first_frame_with_a_newline_gets_the_welcome_first(chat: Chat) -> None:
+    require_welcome(chat)
+    name = chat.user("alice")
+    client = chat.open(name)
+    client.send(connect_doc(name, []))  # at once, before any welcome delay is over
+    chat.connected(client, name)
+    first = client.packets[0].value if client.packets else None
+    chat.check("COMPAT-1", is_welcome(first), f"the first packet was {show(first)}")
+
+
+def inconclusive(chat: Chat, what: str) -> None:
+    """Every try was too slow on our side to judge the target: say so, do not blame it."""
+    pytest.skip(f"this machine was too slow to {what} in {ATTEMPTS} tries: run the case again")
+
+
+@requirement("COMPAT-2")
+def test_a_bare_first_frame_before_the_welcome_gets_no_welcome(chat: Chat) -> None:
+    require_welcome(chat)
+    delay = chat.caps.limits["welcome_delay_ms"] / 1000
+    wait = chat.reply + chat.caps.limits["bare_first_frame_delay_ms"] / 1000
+    for _ in range(ATTEMPTS):
+        name = chat.user("bare")
+        client = chat.open(name)
+        opened = time.monotonic()
+        client.send_bytes(bare(connect_doc(name, [])))  # at once: before the welcome delay ends
+        if time.monotonic() - opened > max(delay / 2, MOMENT_S):
+            client.close()  # we were slow: the welcome may rightly have gone out first
+            continue
+        if chat.caps.answers_connect:
+            first = WireClient.recv(client, wait)  # the first packet, a welcome too
+            chat.check(
+                "COMPAT-2",
+                first is not None and not is_welcome(first.value),
+                f"a client whose first frame came bare, at once, got "
+                f"{show(first) if first else 'nothing'} first",
+            )
+        client.name = name
+        client.settle("COMPAT-2")  # a welcome sent late would be here by now
+        late = client.welcome is not None or any(is_welcome(p.value) for p in client.packets)
+        chat.check("COMPAT-2", not late, "a client whose first frame came bare got a welcome")
+        return
+    inconclusive(chat, "send a bare connect within the welcome delay")
+
+
+@requirement("COMPAT-3", "COMPAT-1")
+def test_a_bare_first_frame_after_the_welcome_is_answered_in_a_later_read(chat: Chat) -> None:
+    """A client at a prompt: its welcome waits unread in its socket; it sends a bare `connect`
+    and starts reading a moment later, one object per read."""
+    require_welcome(chat)
+    delay = chat.caps.limits["bare_first_frame_delay_ms"] / 1000
+    pause = max(delay / 4, MOMENT_S)  # the listener thread starts: well within the delay
+    for _ in range(ATTEMPTS):
+        name = chat.user("prompt")
+        client = chat.open(name)
+        waiting = wait_unread(client, WELCOME_WITHIN_S + chat.reply)
+        if not waiting:
+            raise Violation("COMPAT-1", f"{client.label}: no welcome within {WELCOME_WITHIN_S} s")
+        sent = time.monotonic()
+        client.send_bytes(bare(connect_doc(name, [])))
+        time.sleep(pause)
+        first = read_once(client, chat.reply)
+        value = one_object(first) if first else None
+        client.closed = True  # what it reads raw, the harness never sees: it reads no more
+        if not is_welcome(value) and time.monotonic() - sent > max(delay * 3 / 4, 2 * pause):
+            continue  # we read late: the reply may rightly be there too
+        chat.check(
+            "COMPAT-3",
+            is_welcome(value),
+            f"the first read after a bare connect should hold the welcome alone; it held "
+            f"{len(first)} bytes, {first[:60]!r}...{first[-60:]!r}"
+            if first
+            else "the first read after a bare connect got nothing",
+        )
+        if chat.caps.answers_connect:
+            second = read_once(client, chat.reply + delay)
+            reply = one_object(second) if second else None
+            chat.check(
+                "COMPAT-3",
+                is_chat(reply),
+                f"the read after the welcome should hold the reply alone; it held {second!r}",
+            )
+        return
+    inconclusive(chat, "read within the delay after a bare connect")
+
+
+@requirement("COMPAT-4")
+def test_the_reply_to_connect_holds_the_most_recent_entries_that_fit(chat: Chat) -> None:
+    chat.require_connect_reply("show what its reply to connect holds")
+    room = chat.room("big")
+    bob = chat.join(chat.user("bob"), room)
+    texts = ["small", "1 " + "b" * BIG_TEXT_BYTES, "2 " + "b" * BIG_TEXT_BYTES]
+    for text in texts:
+        bob.say(room, text)
+    bob.settle("COMPAT-4")
+    name = chat.user("alice")
+    alice = chat.open(name)
+    alice.send(connect_doc(name, [room]))
+    reply = alice.expect("COMPAT-4", "a chat answering connect", is_chat)
+    size = len(alice.packets[-1].raw) + 1  # its newline
+    limit = chat.caps.limits["connect_reply_bytes"]
+    chat.check("COMPAT-4", size <= limit, f"the reply to connect is {size} bytes (> {limit})")
+    last = {"target": room, "from": bob.name, "message": texts[-1]}
+    chat.check(
+        "COMPAT-4",
+        reply.get("history") == [last],
+        f"the reply should hold the last post alone (two do not fit): "
+        f"{[e.get('message', '')[:12] for e in reply.get('history', [])]}",
+    )
+
+
+@requirement("COMPAT-5")
+def test_a_bare_session_is_ended_with_one_packet(chat: Chat) -> None:
+    errors = chat.caps.limits["max_consecutive_errors"]
+    client = chat.open("noisy")
+    junk = bare({"action": "dance"})
+    client.send_bytes(junk)  # the first frame, bare: a one-object-per-read session
+    for _ in range(errors - 1):
+        client.send_bytes(junk)
+    delay = chat.caps.limits["bare_first_frame_delay_ms"] / 1000
+    try:  # generous: the wait ends when the target closes, and only a lenient target pays it
+        values = client.expect_closed("COMPAT-5", chat.reply + delay + 1.0)
+    except Violation:
+        pytest.skip(f"the target did not end the session after {errors} errors (LIMIT-2: MAY)")
+    ends_with_error = bool(values) and is_error(values[-1], error_text("too_many_errors"))
+    chat.check(
+        "COMPAT-5",
+        ends_with_error and {"status": "disconnect"} not in values,
+        f"its last packets were {show(values[-2:])}: the error alone was expected",
+    )

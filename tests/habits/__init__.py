@@ -1,0 +1,1 @@
+"""The course's real clients, emulated from their described habits, against the default server."""
