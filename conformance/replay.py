@@ -81,8 +81,13 @@ def replay(
     live = Transcript()
     clients: dict[str, WireClient] = {}
     last_send: dict[str, float | None] = {}  # when a client's previous event was a send
-    waited: dict[str, int] = {}  # the byte counts already waited for (in vain or not)
+    waited: dict[str, int] = {}  # the packet counts already waited for (in vain or not)
     opened: dict[str, WireClient] = {}  # the clients not closed by us yet
+    # Per client, the packets (welcome aside) it had received so far in the recording. Counted in
+    # packets, not bytes: a server's welcome announces its limits, so its length differs from
+    # the recording's whenever the limits do, and a byte count would end a wait one packet early.
+    readers: dict[str, PacketReader] = {}
+    recorded: dict[str, int] = {}
     for record in transcript.records:
         label, event = record.client, record.event
         expected = outcome.expected.setdefault(label, Expected())
@@ -90,6 +95,10 @@ def replay(
             last_send[label] = None
         if event == "recv":
             expected.received += record.data  # what it had received so far in the recording
+            packets = readers.setdefault(label, PacketReader()).feed(record.data)
+            recorded[label] = recorded.get(label, 0) + len(
+                [p for p in packets if not _is_welcome(p.value)]
+            )
         elif event == "closed":
             expected.closed_by_server = True
         elif event == "open":
@@ -102,7 +111,7 @@ def replay(
             clients[label] = opened[label] = client
         elif event in ("send", "close", "reset") and label in clients:
             client = clients[label]
-            _catch_up(opened, outcome.expected, waited, timeout)
+            _catch_up(opened, live, recorded, waited, timeout)
             before = last_send.get(label)
             if event == "send" and before is not None:
                 # Writes the recording spaced out (a frame split on purpose) stay apart, so
@@ -112,6 +121,11 @@ def replay(
                 last_send[label] = record.t
             if event != "send" and expected.closed_by_server:
                 client.wait_closed(timeout)  # the server closed it first in the recording
+            if event != "send" and expected_packets is not None:
+                # Everything the oracle predicts for this client comes before its close: a
+                # client closed without waiting for it would lose its last packets, and a
+                # server that now behaves would be called still failing.
+                _wait_packets(client, live, expected_packets.get(label, 0), timeout)
             with contextlib.suppress(Closed):
                 if event == "send":
                     client.send_bytes(record.data)
@@ -125,8 +139,8 @@ def replay(
             outcome.skipped_events.append(f"{label} {event}")
     for label, client in clients.items():
         wanted = outcome.expected[label]
-        if not client.closed or client.received_bytes < len(wanted.received):
-            client.wait_bytes(len(wanted.received), timeout)
+        if not client.closed:
+            _wait_packets(client, live, recorded.get(label, 0), timeout)
             if wanted.closed_by_server:
                 client.wait_closed(timeout)
         if expected_packets is not None:  # the oracle's count, not the recording's bytes
@@ -141,24 +155,33 @@ def replay(
     return outcome
 
 
-def _wait_packets(client: WireClient, live: Transcript, count: int, timeout: float) -> None:
+def _is_welcome(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("status") == "welcome"
+
+
+def _live_packets(client: WireClient, live: Transcript) -> int:
+    """The packets (welcome aside) `client` has received so far in this replay."""
+    packets = PacketReader().feed(live.received(client.label))
+    return len([p for p in packets if not _is_welcome(p.value)])
+
+
+def _wait_packets(client: WireClient, live: Transcript, count: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while not client.closed and time.monotonic() < deadline:
-        packets = [p.value for p in PacketReader().feed(live.received(client.label))]
-        if packets and isinstance(packets[0], dict) and packets[0].get("status") == "welcome":
-            packets = packets[1:]
-        if len(packets) >= count:
-            return
+        if _live_packets(client, live) >= count:
+            return True
         client.wait_bytes(client.received_bytes + 1, max(deadline - time.monotonic(), 0.0))
+    return _live_packets(client, live) >= count
 
 
 def _catch_up(
     clients: dict[str, WireClient],
-    recorded: dict[str, Expected],
+    live: Transcript,
+    recorded: dict[str, int],
     waited: dict[str, int],
     timeout: float,
 ) -> None:
-    """Wait until every open client has what it had at this point of the recording.
+    """Wait until every open client has the packets it had at this point of the recording.
 
     Waiting for the sender alone would not do: the server reads its connections in its own
     order, so another client's earlier bytes could be handled after this send, unlike in the
@@ -166,11 +189,13 @@ def _catch_up(
     come in time is not waited for twice.
     """
     for label, client in clients.items():
-        wanted = len(recorded[label].received)
-        if client.received_bytes >= wanted or client.closed or waited.get(label) == wanted:
+        wanted = recorded.get(label, 0)
+        if client.closed or waited.get(label) == wanted:
+            continue
+        if _live_packets(client, live) >= wanted:
             continue
         waited[label] = wanted
-        client.wait_bytes(wanted, timeout)
+        _wait_packets(client, live, wanted, timeout)
 
 
 def describe(outcome: Outcome) -> list[str]:
