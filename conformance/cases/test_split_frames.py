@@ -32,14 +32,18 @@ def _in_two_reads(client: Client, data: bytes, other: Client) -> None:
 
 @requirement("FRAME-3")
 def test_the_largest_frame_split_over_reads_is_handled(chat: Chat) -> None:
-    chat.require_connect_reply("see that a split connect was handled")
     largest = chat.caps.limits["max_frame_bytes"]
     other = chat.join(chat.user("other"))
     name = chat.user("alice")
     alice = chat.open(name)
     _in_two_reads(alice, _padded(connect_doc(name, []), largest), other)
-    alice.expect("FRAME-3", f"a chat answering a connect of {largest} bytes in two reads", is_chat)
     alice.name = name
+    if chat.caps.answers_connect:
+        alice.expect(
+            "FRAME-3", f"a chat answering a connect of {largest} bytes in two reads", is_chat
+        )
+    else:  # core lets a server not answer: a message to oneself shows the connect was handled
+        alice.expect_quiet("FRAME-3", f"after a connect of {largest} bytes in two reads")
     _in_two_reads(alice, _padded(direct(name, "largest"), largest), other)
     alice.expect_echo("FRAME-3", "largest")
 
@@ -72,6 +76,11 @@ def test_glued_frames_cut_inside_their_strings(chat: Chat) -> None:
     alice = chat.join(chat.user("alice"))
     first, second = (encode(direct(alice.name or "", t)) for t in ("one {a}", "two"))
     data = first + second
+    # Whole, in one write, first: a target that cannot take glued frames at all fails FRAME-4
+    # here, and is not blamed for reassembly below.
+    alice.send_bytes(data)
+    alice.expect_echo("FRAME-4", "one {a}")
+    alice.expect_echo("FRAME-4", "two")
     opening = [n + 1 for n, byte in enumerate(first) if byte == ord('"')][::2]
     for cut in (start + 2 for start in opening):
         alice.send_bytes(data[:cut])
