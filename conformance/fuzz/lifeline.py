@@ -99,7 +99,7 @@ class Lifeline:
         self._retire()
         process = ServerProcess(self.spec.command, self.spec.host)
         try:
-            _wait_ready(process, self.ready_timeout)
+            process.wait_ready(self.ready_timeout)  # by /proc: it does not hang up on the target
         except TargetError:
             process.close()
             raise
@@ -155,25 +155,6 @@ class Lifeline:
         if self.process is not None:
             self.process.close()
             self.process = None
-
-
-def _wait_ready(process: ServerProcess, timeout: float) -> None:
-    """`ServerProcess.wait_ready`, but the check connection says goodbye instead of hanging up."""
-    deadline = time.monotonic() + timeout
-    pause = 0.005
-    while time.monotonic() < deadline:
-        if not process.alive():
-            raise TargetError(
-                f"{process.describe_exit()} before it accepted connections{process.stderr_note()}"
-            )
-        if say_goodbye(process.address, timeout=max(0.05, deadline - time.monotonic())):
-            return
-        time.sleep(pause)  # polling a port that is not open yet; nothing to wait on
-        pause = min(pause * 2, 0.1)
-    raise TargetError(
-        f"{process.command!r} did not accept connections on {process.host}:{process.port} "
-        f"within {timeout:g} s{process.stderr_note()}"
-    )
 
 
 class _Pacer:
