@@ -62,7 +62,10 @@ def test_a_short_session_against_the_reference_finds_nothing_at_speed() -> None:
     [
         ("drop_one_direct_in_fifty", "ROUTE-5"),
         ("keep_members_who_left", "ROUTE-2"),
-        ("decode_each_read_alone", "FRAME-3"),  # the failing step wrote a frame in pieces
+        # The fault drops the bytes of a character that a read boundary cuts. The fuzzer writes
+        # frames in pieces on purpose (FRAME-3), but TCP may cut a frame written whole too: when
+        # the cut falls in an invalid byte sequence, what shows is the missing FRAME-7 error.
+        ("decode_each_read_alone", "FRAME-3|FRAME-7"),
     ],
 )
 def test_a_bug_is_found_and_its_transcript_replays_it(
@@ -85,7 +88,7 @@ def test_a_bug_is_found_and_its_transcript_replays_it(
     failure = result.failure
     assert failure is not None, f"{variant}: nothing found in {SEARCH_S} s"
     assert result.record.first is not None and result.record.first.found_after < SEARCH_S
-    assert involved in failure.finding.requirements
+    assert set(involved.split("|")) & set(failure.finding.requirements), failure.finding
     assert failure.finding.death is None
     # replay's verdict is the engine's, as in the fuzz run: still failing (1) on the broken
     # server, fixed (0) on the reference

@@ -202,16 +202,18 @@ OFF = "--welcome-delay-ms 0 --bare-first-frame-delay-ms 0 --connect-reply-bytes 
 
 @pytest.mark.parametrize(
     ("run", "at_least"),
-    [(bare_after_a_short_prompt, RUNS // 3), (bare_into_big_history, RUNS)],
-    ids=["bare_after_a_short_prompt", "bare_into_big_history"],
+    [(bare_into_big_history, RUNS)],
+    ids=["bare_into_big_history"],
 )
 def test_the_emulations_break_on_a_server_without_the_compatibility_rules(
     run: Run, at_least: int
 ) -> None:
     """The emulations can fail: with COMPAT-1, -3 and -4 turned off they break as the issue saw
-    the real clients break. A reply over 4,096 bytes kills every run; a welcome waiting in the
-    socket kills the runs whose listener reads after the reply came (the issue saw 18 and 26 of
-    30; here typically over 20), the others read the welcome alone, by luck of timing."""
+    the real clients break. A reply over 4,096 bytes kills every run. (The short prompt is not
+    here: without COMPAT-3 a welcome waiting in the socket kills only the runs whose listener
+    reads after the reply came, which depends on the machine's load: 3 to 23 of 30 were seen.
+    tests/engine/test_compat.py holds COMPAT-3 without a race: a bare first frame after the
+    welcome, and what follows it, are handled `bare_first_frame_delay_ms` later.)"""
     with started(SERVER.replace("serve", f"serve {OFF}")) as process:
         problems, _ = thirty(process.address, run)
     assert len({p.split(":")[0] for p in problems}) >= at_least, problems[:3]

@@ -16,13 +16,20 @@ from benchmarks.mutation.mutator import Mutant, all_mutants, find_mutants
 from benchmarks.mutation.runner import REPO, Options, run_mutant
 
 # Deleting the delivery of a room message to the room's other members.
-DELIVERY = "engine/engine.py:291:16:RemoveStatement:self._out.append(Send(recipients, codec"
+# Mutants by file and what they change, not by line: an edit elsewhere in the file moves lines.
+DELIVERY = "engine/engine.py:RemoveStatement:self._out.append(Send(recipients, codec"
 # The size up to which a room caches "everyone but the sender": speed only.
-CACHE_SIZE = "engine/rooms.py:20:22:ConstantChange:64→65"
+CACHE_SIZE = "engine/rooms.py:ConstantChange:64→65"
 
 
 def _by_prefix(prefix: str) -> Mutant:
-    found = [m for m in all_mutants(REPO) if m.id.startswith(prefix)]
+    """The one mutant of `FILE:OPERATOR:change...`; its ID holds line and column too."""
+    path, change = prefix.split(":", 1)
+    found = [
+        m
+        for m in all_mutants(REPO)
+        if m.id.split(":", 1)[0] == path and m.id.split(":", 3)[3].startswith(change)
+    ]
     assert len(found) == 1, f"{prefix!r} matches {[m.id for m in found]}"
     return found[0]
 
