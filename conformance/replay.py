@@ -35,6 +35,7 @@ from typing import Any
 
 from conformance.exitcodes import TABLE, ExitStatus
 from conformance.fuzz.oracle import Oracle
+from conformance.shapes import is_welcome
 from conformance.target import Target, TargetError, parse_target
 from conformance.transcript import Transcript
 from conformance.wire import Closed, PacketReader, WireClient
@@ -97,7 +98,7 @@ def replay(
             expected.received += record.data  # what it had received so far in the recording
             packets = readers.setdefault(label, PacketReader()).feed(record.data)
             recorded[label] = recorded.get(label, 0) + len(
-                [p for p in packets if not _is_welcome(p.value)]
+                [p for p in packets if not is_welcome(p.value)]
             )
         elif event == "closed":
             expected.closed_by_server = True
@@ -155,14 +156,10 @@ def replay(
     return outcome
 
 
-def _is_welcome(value: Any) -> bool:
-    return isinstance(value, dict) and value.get("status") == "welcome"
-
-
 def _live_packets(client: WireClient, live: Transcript) -> int:
     """The packets (welcome aside) `client` has received so far in this replay."""
     packets = PacketReader().feed(live.received(client.label))
-    return len([p for p in packets if not _is_welcome(p.value)])
+    return len([p for p in packets if not is_welcome(p.value)])
 
 
 def _wait_packets(client: WireClient, live: Transcript, count: int, timeout: float) -> bool:
