@@ -31,7 +31,7 @@ from typing import Any
 
 from benchmarks.fanout_bench import CHATLOAD, broadcast
 from benchmarks.serverproc import BenchServer
-from conformance import procstat
+from conformance.kit import procstat
 
 WINDOWS = (32, 64)
 

@@ -7,7 +7,7 @@ import signal
 import subprocess
 from types import TracebackType
 
-from conformance import procstat
+from conformance.kit import procstat
 from tests.transport.netutil import ServerProcess
 
 

@@ -17,7 +17,7 @@ the transcript was judged by:
   fed the clients' recorded sends and closes, and every client must have got what it predicts.
 
 Exit 0 when TARGET now behaves as the spec says, 1 when the failure is still there (the table
-of conformance/exitcodes.py, shared with `conformance` and `fuzz`).
+of conformance/kit/exitcodes.py, shared with `conformance` and `fuzz`).
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance.exitcodes import TABLE, ExitStatus
 from conformance.fuzz.oracle import Oracle
-from conformance.shapes import is_welcome
-from conformance.target import Target, TargetError, parse_target
-from conformance.transcript import Transcript
-from conformance.wire import Closed, PacketReader, WireClient
+from conformance.kit.exitcodes import TABLE, ExitStatus
+from conformance.kit.shapes import is_welcome
+from conformance.kit.target import Target, TargetError, parse_target
+from conformance.kit.transcript import Transcript
+from conformance.kit.wire import Closed, PacketReader, WireClient
 
 SURVIVE_S = 1.0  # how long a target gets to die of the replayed bytes before it is called alive
 
@@ -259,7 +259,7 @@ def rerun_case(header: dict[str, Any], spec: str, verbose: bool) -> Judgement:
         return Judgement(None, [f"the case {nodeid} is not in this version of the suite"])
     with tempfile.TemporaryDirectory(prefix="jsonchat-replay-") as folder:
         report = Path(folder) / "report.json"
-        argv = [f"{path}::{name}", "-p", "no:jsonchat", "-p", "conformance.plugin"]
+        argv = [f"{path}::{name}", "-p", "no:jsonchat", "-p", "conformance.suite.plugin"]
         argv += ["-p", "no:cacheprovider", "-q", "--no-header", "--tb=no", "--rootdir", folder]
         argv += ["--jsonchat-target", spec, "--jsonchat-json", str(report)]
         argv += ["--jsonchat-profile", str(header.get("profile", "full"))]

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 
-from conformance import cli as conformance_cli
 from conformance.fuzz import cli as fuzz_cli
+from conformance.suite import cli as conformance_cli
 from protocol import cli as spec_cli
 from protocol import load_json
 from transport import client, serve

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.mutation.mutator import Mutant
-from conformance.target import TargetError, started
+from conformance.kit.target import TargetError, started
 
 REPO = Path(__file__).resolve().parents[2]
 # The limits the mutants are served with. The suite reads a server's limits from its welcome;

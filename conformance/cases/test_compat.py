@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from conformance.harness import Chat, Client, is_chat, is_error, is_welcome, show
-from conformance.timing import connect_doc
-from conformance.verdicts import Violation, requirement
-from conformance.wire import WireClient, encode
+from conformance.kit.messages import connect_doc
+from conformance.kit.wire import WireClient, encode
+from conformance.suite.harness import Chat, Client, is_chat, is_error, is_welcome, show
+from conformance.suite.verdicts import Violation, requirement
 from protocol import error_text
 
 READ_BYTES = 4096  # one recv of the course's one-object-per-read clients

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 import protocol
-from conformance.harness import Chat, is_chat, show
-from conformance.timing import connect_doc
-from conformance.verdicts import requirement
+from conformance.kit.messages import connect_doc
+from conformance.suite.harness import Chat, is_chat, show
+from conformance.suite.verdicts import requirement
 
 HISTORY_PER_ROOM = protocol.limits()["history_per_room"]
 ON_CONNECT = protocol.limits()["history_on_connect"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import protocol
-from conformance.harness import Chat, show
-from conformance.verdicts import requirement
+from conformance.suite.harness import Chat, show
+from conformance.suite.verdicts import requirement
 
 
 @requirement("DISCONNECT-1")

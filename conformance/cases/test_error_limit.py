@@ -8,8 +8,8 @@ row, so the count starts again from zero. They cite ERROR-2 alone, the only rule
 
 from __future__ import annotations
 
-from conformance.harness import Chat, Client, is_error
-from conformance.verdicts import requirement
+from conformance.suite.harness import Chat, Client, is_error
+from conformance.suite.verdicts import requirement
 
 
 def _errors(client: Client, count: int) -> None:

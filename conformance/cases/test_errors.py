@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import protocol
-from conformance.harness import Chat, is_error, is_welcome, show
-from conformance.verdicts import requirement
+from conformance.suite.harness import Chat, is_error, is_welcome, show
+from conformance.suite.verdicts import requirement
 
 
 @requirement("ERROR-1")

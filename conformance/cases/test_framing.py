@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 import protocol
-from conformance.harness import Chat, Client, show
-from conformance.timing import direct
-from conformance.verdicts import Violation, requirement
-from conformance.wire import encode
+from conformance.kit.messages import direct
+from conformance.kit.wire import encode
+from conformance.suite.harness import Chat, Client, show
+from conformance.suite.verdicts import Violation, requirement
 from protocol.validator import is_valid
 
 MAX_FRAME = protocol.limits()["max_frame_bytes"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.harness import Chat
-from conformance.verdicts import requirement
+from conformance.suite.harness import Chat
+from conformance.suite.verdicts import requirement
 
 
 @requirement("ROUTE-12", "DISCONNECT-1", "DISCONNECT-6")

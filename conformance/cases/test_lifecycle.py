@@ -17,8 +17,8 @@ import signal
 
 import pytest
 
-from conformance.harness import Chat, Client, show
-from conformance.verdicts import requirement
+from conformance.suite.harness import Chat, Client, show
+from conformance.suite.verdicts import requirement
 
 GOING_AWAY = {
     "close before saying anything": (False, b"", "close"),

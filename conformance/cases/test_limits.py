@@ -12,9 +12,9 @@ import socket
 import time
 
 import protocol
-from conformance.harness import Chat, is_chat
-from conformance.timing import connect_doc
-from conformance.verdicts import Violation, requirement
+from conformance.kit.messages import connect_doc
+from conformance.suite.harness import Chat, is_chat
+from conformance.suite.verdicts import Violation, requirement
 
 LIMITS = protocol.limits()
 WRITES_PER_S = 20e6  # bytes a loopback server fans out per second, roughly: for time estimates

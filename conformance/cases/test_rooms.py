@@ -7,8 +7,8 @@ member that leaves afterwards: here the room carries a message first, then one m
 
 from __future__ import annotations
 
-from conformance.harness import Chat
-from conformance.verdicts import requirement
+from conformance.suite.harness import Chat
+from conformance.suite.verdicts import requirement
 
 
 @requirement("DISCONNECT-5", "ROUTE-1", "DISCONNECT-3")

@@ -7,8 +7,8 @@ handled the message), then the would-be receiver.
 from __future__ import annotations
 
 import protocol
-from conformance.harness import Chat
-from conformance.verdicts import requirement
+from conformance.suite.harness import Chat
+from conformance.suite.verdicts import requirement
 
 HISTORY = protocol.limits()["history_per_room"]
 MAX_ROOMS = protocol.limits()["max_rooms_per_session"]

@@ -7,9 +7,9 @@ state machine has no transition for anything, so nothing after it may reach anyo
 
 from __future__ import annotations
 
-from conformance.harness import Chat, show
-from conformance.verdicts import requirement
-from conformance.wire import frame
+from conformance.kit.wire import frame
+from conformance.suite.harness import Chat, show
+from conformance.suite.verdicts import requirement
 
 
 @requirement("STATE-1", "DISCONNECT-1", "DISCONNECT-2")

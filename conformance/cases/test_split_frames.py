@@ -10,10 +10,10 @@ another connection gives the server the time to read the first part alone.
 from __future__ import annotations
 
 import protocol
-from conformance.harness import Chat, Client, is_chat
-from conformance.timing import connect_doc, direct
-from conformance.verdicts import requirement
-from conformance.wire import encode
+from conformance.kit.messages import connect_doc, direct
+from conformance.kit.wire import encode
+from conformance.suite.harness import Chat, Client, is_chat
+from conformance.suite.verdicts import requirement
 
 
 def _padded(document: object, size: int) -> bytes:

@@ -13,9 +13,9 @@ from collections.abc import Callable
 import pytest
 
 import protocol
-from conformance.generate import TransitionCase, refusal_cases, transition_cases
-from conformance.harness import Chat, Client, is_chat, show
-from conformance.timing import connect_doc
+from conformance.kit.messages import connect_doc
+from conformance.suite.generated import TransitionCase, refusal_cases, transition_cases
+from conformance.suite.harness import Chat, Client, is_chat, show
 
 AWAITING, CONNECTED = "awaiting_connect", "connected"
 MAX_ERRORS = protocol.limits()["max_consecutive_errors"]

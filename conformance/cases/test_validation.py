@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 import protocol
-from conformance.generate import FixtureCase, fixture_cases, personalise
-from conformance.harness import Chat, Client, is_delivery, is_error, show
-from conformance.timing import direct
-from conformance.verdicts import Violation, requirement
-from conformance.wire import PacketReader, frame
+from conformance.kit.messages import direct
+from conformance.kit.wire import PacketReader, frame
+from conformance.suite.generated import FixtureCase, fixture_cases, personalise
+from conformance.suite.harness import Chat, Client, is_delivery, is_error, show
+from conformance.suite.verdicts import Violation, requirement
 
 MAX_NAME = protocol.limits()["max_name_bytes"]
 MAX_TEXT = protocol.limits()["max_message_bytes"]

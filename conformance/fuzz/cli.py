@@ -16,13 +16,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from conformance.exitcodes import TABLE, ExitStatus
-from conformance.target import TargetError, parse_target
+from conformance.kit.exitcodes import TABLE, ExitStatus
+from conformance.kit.target import TargetError, parse_target
 from protocol import Profile, requirements
 
 if TYPE_CHECKING:
     from conformance.fuzz.run import FuzzResult
-    from conformance.timing import Capabilities
+    from conformance.kit.probe import Capabilities
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -99,9 +99,10 @@ def run(args: argparse.Namespace) -> int:
 def probe(address: tuple[str, int]) -> Capabilities:
     """The suite's probe. A probe that the target broke (it closed or refused the connection)
     still lets the fuzz run, which then finds out why with a transcript to show for it."""
-    from conformance.timing import Capabilities, Timing, Tokens
-    from conformance.timing import probe as suite_probe
-    from conformance.wire import Closed
+    from conformance.kit.messages import Tokens
+    from conformance.kit.probe import Capabilities, Timing
+    from conformance.kit.probe import probe as suite_probe
+    from conformance.kit.wire import Closed
 
     try:
         return suite_probe(address, Tokens())

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from conformance.timing import direct
-from conformance.wire import encode
+from conformance.kit.messages import direct
+from conformance.kit.wire import encode
 
 Delivery = Literal["whole", "split", "utf8", "bytewise", "bare", "several"]
 DELIVERIES: tuple[Delivery, ...] = ("whole", "whole", "whole", "split", "utf8", "bytewise", "bare")

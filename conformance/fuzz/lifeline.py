@@ -7,7 +7,7 @@ A `tcp:` target cannot be restarted: its death ends the search.
 
 Nothing here hangs up on the target without saying goodbye. A readiness check that connects and
 closes at once is, for the servers above, the crash itself (issue 17), so checks send a
-`disconnect` before they close. (`conformance.target.Target` does not do that yet; when it does,
+`disconnect` before they close. (`conformance.kit.target.Target` does not do that yet; when it does,
 `Lifeline.up` can go back to it.)
 
 `sync()` is a round trip on a connection of the fuzzer's own (a direct message to itself,
@@ -26,10 +26,11 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from conformance.shapes import is_error
-from conformance.target import READY_TIMEOUT_S, ServerProcess, TargetError, TargetSpec
-from conformance.timing import Capabilities, connect_doc, direct, is_echo
-from conformance.wire import Closed, WireClient, frame
+from conformance.kit.messages import connect_doc, direct, is_echo
+from conformance.kit.probe import Capabilities
+from conformance.kit.shapes import is_error
+from conformance.kit.target import READY_TIMEOUT_S, ServerProcess, TargetError, TargetSpec
+from conformance.kit.wire import Closed, WireClient, frame
 
 TAIL_LINES = 20  # of the server's stdout and of its stderr: enough for a Python traceback
 SYNC_ROUNDS = 2

@@ -46,10 +46,10 @@ from conformance.fuzz.lifeline import Lifeline, TargetGone
 from conformance.fuzz.oracle import Oracle
 from conformance.fuzz.record import SERVES_OTHERS, Finding, RunRecord
 from conformance.fuzz.settle import Blame, Live, Problem, settle, settle_core
-from conformance.target import TargetError, parse_target
-from conformance.timing import direct
-from conformance.transcript import Transcript
-from conformance.wire import Closed, WireClient, frame
+from conformance.kit.messages import direct
+from conformance.kit.target import TargetError, parse_target
+from conformance.kit.transcript import Transcript
+from conformance.kit.wire import Closed, WireClient, frame
 from protocol import Profile, requirements_by_id
 
 MOST_FRAMES_PER_WRITE = 4

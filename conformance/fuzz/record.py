@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from conformance.fuzz.lifeline import Death
-from conformance.transcript import Transcript
+from conformance.kit.transcript import Transcript
 
 # The rule a target breaks when one client's hang-up, reset or bad frame costs the others their
 # service, or kills the server: DISCONNECT-7 (`core`), the rule the suite blames a death on too.

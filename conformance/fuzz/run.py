@@ -6,7 +6,7 @@ shrinks, for at most `shrink_seconds`; the run reports the shortest failing exam
 (record.py), written as two transcripts: that example alone, and all the traffic up to the first
 failure (for bugs that need the target's earlier state to show).
 
-What the target can do is learned by the suite's own probe (conformance/timing.py), and waits are
+What the target can do is learned by the suite's own probe (conformance/kit/probe.py), and waits are
 scaled from its round trip by the suite's rule (`Timing.from_rtt`), with a floor of 1 s instead
 of 0.3: a correct run never waits it out (every wait ends when the predicted packets or a round
 trip's echo arrive), so only findings pay for it, each time Hypothesis replays one while shrinking,
@@ -29,8 +29,8 @@ from hypothesis.stateful import get_state_machine_test
 from conformance.fuzz.lifeline import Death, Lifeline, TargetGone
 from conformance.fuzz.machine import ChatFuzzer, FuzzSettings
 from conformance.fuzz.record import SERVES_OTHERS, Failure, Finding, RunRecord, StopShrinking
-from conformance.timing import Capabilities, Timing
-from conformance.transcript import Transcript
+from conformance.kit.probe import Capabilities, Timing
+from conformance.kit.transcript import Transcript
 from protocol import Profile
 
 EXAMPLES_PER_BATCH = 20

@@ -24,8 +24,8 @@ from typing import Any
 
 from conformance.fuzz.oracle import Oracle
 from conformance.fuzz.record import SERVES_OTHERS
-from conformance.timing import direct
-from conformance.wire import Closed, Garbage, WireClient, frame
+from conformance.kit.messages import direct
+from conformance.kit.wire import Closed, Garbage, WireClient, frame
 from protocol.validator import is_valid
 
 BARRIER_TEXT = "\u2063settle"  # an invisible separator, unlikely in generated texts

@@ -44,7 +44,16 @@ def jsonchat(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 def plugin_pytest(*args: str) -> subprocess.CompletedProcess[str]:
     """pytest with the plugin loaded as the entry point would load it (blocked, then by module)."""
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:jsonchat", "-p", "conformance.plugin", *args],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:jsonchat",
+            "-p",
+            "conformance.suite.plugin",
+            *args,
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

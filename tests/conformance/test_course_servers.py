@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.target import started
+from conformance.kit.target import started
 from tests.conformance.suiterun import LIMIT_S, REFERENCE, ROOT, SuiteRun, conformance, jsonchat
 
 req = pytest.mark.req

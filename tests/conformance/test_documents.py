@@ -17,7 +17,6 @@ from hypothesis import Phase, find, given, seed, settings
 from hypothesis import strategies as st
 
 import protocol
-from conformance.charsets import Pattern
 from conformance.documents import (
     Mutation,
     UnsupportedSchema,
@@ -27,6 +26,7 @@ from conformance.documents import (
     valid,
     valid_for,
 )
+from conformance.documents.charsets import Pattern
 from engine.validation import compiled
 from protocol import schema
 from protocol.validator import Draft, error_code, error_message, is_valid, validator_class

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 import protocol
-from conformance.target import free_port
-from conformance.verdicts import unknown_ids
+from conformance.kit.target import free_port
+from conformance.suite.verdicts import unknown_ids
 from tests.conformance.suiterun import (
     REFERENCE,
     ROOT,
@@ -65,7 +65,7 @@ def test_a_case_citing_an_unknown_id_is_an_error(tmp_path: Path) -> None:
     assert unknown_ids(["ROUTE-1", "ROUTE-99", "CLIENT-1"]) == ["ROUTE-99", "CLIENT-1"]
     case = tmp_path / "test_bad.py"
     case.write_text(
-        "from conformance.verdicts import requirement\n\n"
+        "from conformance.suite.verdicts import requirement\n\n"
         "@requirement('ROUTE-99')\ndef test_x(chat):\n    pass\n"
     )
     done = plugin_pytest(str(case), "--jsonchat-list")

@@ -13,9 +13,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from conformance.harness import Client
-from conformance.transcript import Record, Transcript
-from conformance.verdicts import SERVE_OTHERS_RULE, Skip, Violation, rule_verdict, skip_tag
+from conformance.kit.transcript import Record, Transcript
+from conformance.suite.harness import Client
+from conformance.suite.verdicts import SERVE_OTHERS_RULE, Skip, Violation, rule_verdict, skip_tag
 from tests.conformance.suiterun import SuiteRun, conformance
 
 # Every core section but SHUTDOWN: SHUTDOWN-1 fails while the suite stops targets with SIGTERM,

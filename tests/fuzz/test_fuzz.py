@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from conformance.exitcodes import ExitStatus
 from conformance.fuzz.cli import probe
 from conformance.fuzz.lifeline import Lifeline
 from conformance.fuzz.record import SERVES_OTHERS
 from conformance.fuzz.run import fuzz
-from conformance.target import parse_target
+from conformance.kit.exitcodes import ExitStatus
+from conformance.kit.target import parse_target
 from tests.conformance.suiterun import LIMIT_S, REFERENCE, ROOT, broken, jsonchat
 
 SEARCH_S = 60
@@ -192,7 +192,7 @@ def test_a_crash_shows_the_traceback_and_its_transcript_replays(
 
 
 def test_help_prints_the_exit_statuses() -> None:
-    from conformance.exitcodes import TABLE
+    from conformance.kit.exitcodes import TABLE
 
     done = jsonchat("fuzz", "--help")
     assert " ".join(TABLE.split()).lower() in " ".join(done.stdout.split()).lower()

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from conformance.target import ServerProcess, started
+from conformance.kit.target import ServerProcess, started
 from tests.habits.clients import LineSplitter, OneObjectPerRead
 from tests.transport.netutil import connect, say, settle
 

@@ -6,7 +6,7 @@ import json
 import threading
 from typing import Any
 
-from conformance.wire import Closed, WireClient
+from conformance.kit.wire import Closed, WireClient
 from tests.robustness.target import DISCONNECTED, Target, error
 from tests.transport.netutil import TIMEOUT, connect
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from conformance.wire import Closed, WireClient
+from conformance.kit.wire import Closed, WireClient
 from tests.transport.netutil import connect, delivery, say, settle
 
 PACE_S = 0.002  # between exchanges: a chatty user, not a load generator

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from conformance.wire import Closed, WireClient
+from conformance.kit.wire import Closed, WireClient
 from tests.robustness.target import DISCONNECTED, error
 from tests.transport.netutil import TIMEOUT, connect, say
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 
-from conformance.wire import encode
+from conformance.kit.wire import encode
 from tests.robustness.target import DISCONNECTED, error
 from tests.transport.netutil import TIMEOUT
 

@@ -20,7 +20,7 @@ from functools import cache
 from typing import Any
 
 import protocol
-from conformance.wire import encode, frame
+from conformance.kit.wire import encode, frame
 from tests.robustness.target import error
 
 Reply = dict[str, Any]

@@ -7,7 +7,7 @@ import dataclasses
 import time
 from typing import Any
 
-from conformance.wire import Closed, WireClient
+from conformance.kit.wire import Closed, WireClient
 from tests.robustness.hostile import FAMILIES, Case, Scene
 from tests.transport.netutil import connect, settle
 

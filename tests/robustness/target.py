@@ -20,8 +20,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from conformance import procstat
-from conformance.wire import WireClient
+from conformance.kit import procstat
+from conformance.kit.wire import WireClient
 from protocol import error_text
 from tests.transport.netutil import TEST_FLUSH_TIMEOUT_MS, TIMEOUT, ServerProcess
 

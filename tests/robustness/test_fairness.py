@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conformance.wire import WireClient
+from conformance.kit.wire import WireClient
 from tests.robustness.abusers import firehose
 from tests.robustness.bystander import Bystanders, undisturbed
 from tests.robustness.figures import record

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conformance.wire import Closed, WireClient
+from conformance.kit.wire import Closed, WireClient
 from protocol import error_table, error_text, limits
 from tests.robustness.bystander import Bystanders, undisturbed
 from tests.robustness.figures import record

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import protocol
-from conformance.wire import WireClient
+from conformance.kit.wire import WireClient
 from tests.robustness.target import DISCONNECTED, Target, error
 from tests.transport.netutil import TIMEOUT, connect, delivery, say, settle
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conformance.wire import WireClient
+from conformance.kit.wire import WireClient
 from tests.robustness.abusers import hog_until_cut_off
 from tests.robustness.bystander import Bystanders, undisturbed
 from tests.robustness.figures import record

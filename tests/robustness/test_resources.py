@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conformance.wire import encode
+from conformance.kit.wire import encode
 from tests.robustness.abusers import firehose, hog_until_cut_off
 from tests.robustness.bystander import Bystanders, undisturbed
 from tests.robustness.churn import churn

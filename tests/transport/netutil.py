@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from conformance.wire import WireClient
+from conformance.kit.wire import WireClient
 from transport.server import ChatServer, ServerConfig
 
 TIMEOUT = 5.0

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conformance.wire import WireClient
+from conformance.kit.wire import WireClient
 from tests.transport.netutil import (
     TIMEOUT,
     ServerProcess,

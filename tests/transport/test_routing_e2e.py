@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conformance.wire import WireClient
+from conformance.kit.wire import WireClient
 from tests.transport.netutil import TIMEOUT, connect, delivery, running_server, say, settle
 
 req = pytest.mark.req

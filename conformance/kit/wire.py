@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from conformance.transcript import Transcript
+from conformance.kit.transcript import Transcript
 
 _DECODER = json.JSONDecoder()
 _WHITESPACE = b" \t\r\n"

@@ -18,7 +18,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from conformance.charsets import (
+from conformance.documents.charsets import (
     JSON_ESCAPED,
     UNICODE,
     Charset,

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
-from conformance.run import CaseResult, Run, rule_text
-from conformance.verdicts import Verdict, rule_verdict, skip_tag
+from conformance.suite.run import CaseResult, Run, rule_text
+from conformance.suite.verdicts import Verdict, rule_verdict, skip_tag
 from protocol import requirements
 
 COUNTED: tuple[Verdict, ...] = get_args(Verdict)  # in the order the summary shows them

@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 
 from conformance import replay
-from conformance.exitcodes import TABLE, ExitStatus
-from conformance.target import STOP_SIGNAL, TargetError, parse_target, stop_signal
+from conformance.kit.exitcodes import TABLE, ExitStatus
+from conformance.kit.target import STOP_SIGNAL, TargetError, parse_target, stop_signal
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -78,9 +78,9 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     # conftest.py are not read. Installed plugins are not loaded either, the suite's own plugin
     # excepted; that also spares the user pytest's warnings about rewriting modules this
     # command has already imported.
-    argv = ["--pyargs", "conformance.cases", "--rootdir", str(Path(__file__).parent.parent)]
+    argv = ["--pyargs", "conformance.cases", "--rootdir", str(Path(__file__).resolve().parents[2])]
     argv += ["-c", os.devnull, "--noconftest", "--disable-plugin-autoload"]
-    argv += ["-p", "conformance.plugin"]
+    argv += ["-p", "conformance.suite.plugin"]
     # --tb=no: the suite's own summary already says what broke and how to replay it.
     argv += ["-p", "no:cacheprovider", "-q", "-rN", "--no-header", "--tb=no"]
     argv += ["--jsonchat-profile", args.profile, "--jsonchat-transcripts", args.transcripts]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.wire import Garbage, Packet
+from conformance.kit.wire import Garbage, Packet
 from protocol.validator import is_valid
 
 SERVER_STATUSES = ("welcome", "chat", "error", "disconnect")

@@ -17,19 +17,17 @@ together.
 from __future__ import annotations
 
 import dataclasses
-import itertools
-import random
 import socket
-import string
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import protocol
-from conformance.shapes import is_chat, is_error, is_server_message, is_welcome, show
-from conformance.transcript import Transcript
-from conformance.wire import Closed, PacketReader, WireClient, frame
+from conformance.kit.messages import Tokens, connect_doc, direct, is_echo
+from conformance.kit.shapes import is_chat, is_error, is_server_message, is_welcome, show
+from conformance.kit.transcript import Transcript
+from conformance.kit.wire import Closed, PacketReader, WireClient, frame
 
 PROBE_TIMEOUT_S = 3.0  # before the round trip is known: generous, paid once by a silent target
 FLOOR_S, CEILING_S, RTT_FACTOR = 0.3, 5.0, 20.0
@@ -65,32 +63,6 @@ class Capabilities:
     # The first thing the probe got that is no server message (FRAME-10), shown; "" if none.
     # A target that sends such things breaks FRAME-10 whatever else it lacks.
     stray: str = ""
-
-
-class Tokens:
-    """Short unique suffixes, so names and rooms of one case never meet those of another."""
-
-    def __init__(self) -> None:
-        alphabet = string.ascii_lowercase + string.digits
-        self.salt = "".join(random.choice(alphabet) for _ in range(3))
-        self._counter = itertools.count(1)
-
-    def next(self) -> str:
-        return f"{self.salt}{next(self._counter):x}"
-
-
-def connect_doc(name: str, rooms: list[str]) -> dict[str, Any]:
-    return {"action": "connect", "user_name": name, "targets": rooms}
-
-
-def direct(name: str, text: str, target: str | None = None) -> dict[str, Any]:
-    return {"action": "message", "user_name": name, "target": target or name, "message": text}
-
-
-def is_echo(value: Any, name: str, text: str) -> bool:
-    return isinstance(value, dict) and value.get("history") == [
-        {"target": name, "from": name, "message": text}
-    ]
 
 
 def probe(

@@ -3,7 +3,7 @@
 The one place the conformance suite gets documents from: valid ones (`valid`, `valid_for`), ones
 wrong in exactly one known way (`invalid`, `invalid_for`, each a `Mutation`), and the error text a
 server must answer a client document with (`expected_error`). The generators live in
-`values.py` (structure), `strings.py` (strings at their limits), `charsets.py` (patterns read as
+`instances.py` (structure), `strings.py` (strings at their limits), `charsets.py` (patterns read as
 sets of code points) and `mutations.py`.
 
 Valid means valid against the schema. Encoded, a document at several limits at once can be
@@ -20,9 +20,9 @@ from typing import Any
 from hypothesis import strategies as st
 
 import protocol
-from conformance.charsets import UnsupportedSchema
-from conformance.mutations import Mutation, invalid
-from conformance.values import valid
+from conformance.documents.charsets import UnsupportedSchema
+from conformance.documents.instances import valid
+from conformance.documents.mutations import Mutation, invalid
 from protocol.validator import client_error_message
 
 __all__ = [

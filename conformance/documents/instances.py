@@ -15,8 +15,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from conformance.charsets import UnsupportedSchema
-from conformance.strings import ANNOTATIONS, STRING_KEYWORDS, StringRules, strings
+from conformance.documents.charsets import UnsupportedSchema
+from conformance.documents.strings import ANNOTATIONS, STRING_KEYWORDS, StringRules, strings
 
 KEYWORDS = ANNOTATIONS | {
     "type",
@@ -57,7 +57,7 @@ def check(body: Any, where: str = "#") -> None:
     if unknown:
         raise UnsupportedSchema(
             f"{where}: the document generator does not know the keyword(s) {', '.join(unknown)};"
-            " teach conformance/values.py and conformance/mutations.py before using them"
+            " teach conformance/documents/instances.py and mutations.py before using them"
         )
     for kind in types_of(body):
         if kind not in TYPES:

@@ -17,9 +17,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from conformance.charsets import UnsupportedSchema
-from conformance.strings import STRING_KEYWORDS, StringRules, break_string
-from conformance.values import (
+from conformance.documents.charsets import UnsupportedSchema
+from conformance.documents.instances import (
     INT64,
     JSON_VALUES,
     TEXT,
@@ -29,6 +28,7 @@ from conformance.values import (
     types_of,
     values,
 )
+from conformance.documents.strings import STRING_KEYWORDS, StringRules, break_string
 from protocol.validator import validator_class
 
 Path = tuple[str | int, ...]

@@ -27,7 +27,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from conformance.shapes import (
+from conformance.kit.messages import Tokens, connect_doc, direct, is_echo
+from conformance.kit.probe import Capabilities
+from conformance.kit.shapes import (
     delivery,
     is_chat,
     is_delivery,
@@ -36,11 +38,10 @@ from conformance.shapes import (
     is_welcome,
     show,
 )
-from conformance.target import Target
-from conformance.timing import Capabilities, Tokens, connect_doc, direct, is_echo
-from conformance.transcript import Record, Transcript
-from conformance.verdicts import SERVE_OTHERS_RULE, Skip, Violation
-from conformance.wire import Closed, Packet, WireClient, frame
+from conformance.kit.target import Target
+from conformance.kit.transcript import Record, Transcript
+from conformance.kit.wire import Closed, Packet, WireClient, frame
+from conformance.suite.verdicts import SERVE_OTHERS_RULE, Skip, Violation
 from protocol import Profile, error_text, requirements_by_id
 
 QUICK_S = 5.0  # cases expected to take longer run only with --slow

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
-from conformance import procstat
+from conformance.kit import procstat
 
 READY_TIMEOUT_S = 10.0  # an interpreter on a loaded machine can take seconds to start
 GRACE_S = 2.0  # after each stop signal before the next one (the reference stops within 2 s)

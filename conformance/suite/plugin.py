@@ -6,8 +6,8 @@ jsonchat but the standard library before that: a project with its own `protocol.
 able to run its own tests. When the options are given, it first checks that the jsonchat
 packages are the ones imported (a `protocol.py` in the current folder wins over ours under
 `python -m pytest`), refusing with the file's name if not, and then registers
-`conformance.session.Active`, which selects the cases, starts and probes the target, judges each
-case by its rule's level, and reports. Without it the `chat` fixture skips.
+`conformance.suite.session.Active`, which selects the cases, starts and probes the target,
+judges each case by its rule's level, and reports. Without it the `chat` fixture skips.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from conformance.harness import Chat
-    from conformance.run import Run  # noqa: F401 (named in a string: imported only for mypy)
+    from conformance.suite.harness import Chat
+    from conformance.suite.run import Run  # noqa: F401 (named in a string: imported only for mypy)
 
-MARKER = "requirement"  # conformance.verdicts.MARKER, which cannot be imported here
+MARKER = "requirement"  # conformance.suite.verdicts.MARKER, which cannot be imported here
 PACKAGES = ("protocol", "engine", "transport", "conformance")
 RUN_KEY = pytest.StashKey["Run"]()
 CHAT_KEY = pytest.StashKey["Chat"]()
@@ -32,7 +32,7 @@ CHAT_KEY = pytest.StashKey["Chat"]()
 
 def shadowed() -> list[str]:
     """`name (path)` for every jsonchat package that a file outside jsonchat shadows."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     found = []
     for name in PACKAGES:
         module = sys.modules.get(name)
@@ -76,7 +76,7 @@ def pytest_configure(config: pytest.Config) -> None:
                 "run pytest from another folder, or use `jsonchat conformance TARGET`, which "
                 "runs the same cases from anywhere."
             )
-        from conformance.session import Active
+        from conformance.suite.session import Active
 
         config.pluginmanager.register(Active(config), "jsonchat-active")
 
@@ -87,7 +87,7 @@ def chat(request: pytest.FixtureRequest) -> Iterator[Chat]:
     run = request.config.stash.get(RUN_KEY, None)
     if run is None or run.caps is None:
         pytest.skip("conformance cases need --jsonchat-target")
-    from conformance.verdicts import case_ids
+    from conformance.suite.verdicts import case_ids
 
     run.before_case(request.node.nodeid)
     chat = run.chat(case_ids(request.node))

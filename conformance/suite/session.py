@@ -1,6 +1,6 @@
 """The conformance run as pytest sees it: selection, the probe, judging and the report.
 
-Registered by conformance.plugin only when `--jsonchat-target` or `--jsonchat-list` is given,
+Registered by conformance.suite.plugin only when `--jsonchat-target` or `--jsonchat-list` is given,
 and imported only then: everything here needs the jsonchat packages (`protocol` above all),
 which the plugin first checks are not shadowed by a user's own files.
 """
@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from conformance.exitcodes import ExitStatus
-from conformance.plugin import CHAT_KEY, RUN_KEY
-from conformance.report import summary_lines, write_json
-from conformance.run import CaseResult, Options, Run, rule_text
-from conformance.target import TargetError, parse_target, stop_signal
-from conformance.verdicts import case_ids, in_profile, matches, unknown_ids
+from conformance.kit.exitcodes import ExitStatus
+from conformance.kit.target import TargetError, parse_target, stop_signal
+from conformance.suite.plugin import CHAT_KEY, RUN_KEY
+from conformance.suite.report import summary_lines, write_json
+from conformance.suite.run import CaseResult, Options, Run, rule_text
+from conformance.suite.verdicts import case_ids, in_profile, matches, unknown_ids
 from protocol import Profile
 
 STATUS = {

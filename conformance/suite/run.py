@@ -27,12 +27,13 @@ from typing import Any
 
 import pytest
 
-from conformance.harness import Chat
-from conformance.target import STOP_SIGNAL, Target, TargetError, TargetSpec
-from conformance.timing import PROBE_TIMEOUT_S, Capabilities, Timing, Tokens, careful_probe, probe
-from conformance.transcript import Record, Transcript
-from conformance.verdicts import Verdict, Violation
-from conformance.wire import Closed
+from conformance.kit.messages import Tokens
+from conformance.kit.probe import PROBE_TIMEOUT_S, Capabilities, Timing, careful_probe, probe
+from conformance.kit.target import STOP_SIGNAL, Target, TargetError, TargetSpec
+from conformance.kit.transcript import Record, Transcript
+from conformance.kit.wire import Closed
+from conformance.suite.harness import Chat
+from conformance.suite.verdicts import Verdict, Violation
 from protocol import Profile, requirements_by_id
 
 
