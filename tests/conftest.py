@@ -1,11 +1,6 @@
-"""Shared pytest configuration: the `req` marker ties a test to requirement IDs."""
+"""Shared pytest configuration.
 
-from __future__ import annotations
-
-import pytest
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "req(*ids): the requirement IDs of PROTOCOL.md a test checks"
-    )
+The `requirement` marker (registered in pyproject.toml, declared once in
+`conformance.suite.verdicts`) ties a test to the rule IDs of PROTOCOL.md it checks;
+tests/citations.py reads it off collected items.
+"""

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from conformance.kit.target import started
+from conformance.suite.verdicts import requirement
 from tests.conformance.suiterun import LIMIT_S, REFERENCE, ROOT, SuiteRun, conformance, jsonchat
 
-req = pytest.mark.req
 COURSE = f"{sys.executable} -m tests.conformance.broken.course {{host}} {{port}}"
 
 
@@ -46,7 +46,7 @@ def test_the_careful_course_server_passes_core(tmp_path: Path) -> None:
     assert not run.report["restarts"]
 
 
-@req("SHUTDOWN-1", "SHUTDOWN-2")
+@requirement("SHUTDOWN-1", "SHUTDOWN-2")
 def test_sigterm_is_a_rule_of_its_own_and_the_stop_signal_can_be_chosen(tmp_path: Path) -> None:
     run = conformance(course(), tmp_path, "--select", "SHUTDOWN")
     assert run.code == 1, run.output
@@ -58,7 +58,7 @@ def test_sigterm_is_a_rule_of_its_own_and_the_stop_signal_can_be_chosen(tmp_path
     assert by_term.ids("fail") == {"SHUTDOWN-1", "SHUTDOWN-2"}, by_term.output
 
 
-@req("DISCONNECT-7")
+@requirement("DISCONNECT-7")
 @pytest.mark.parametrize(
     ("fault", "traceback"),
     [
@@ -88,7 +88,7 @@ def test_a_server_that_dies_when_a_client_hangs_up_fails_and_the_run_goes_on(
         assert probe["broken"] == "DISCONNECT-7" and "without `disconnect`" in probe["reason"]
 
 
-@req("DISCONNECT-6", "DISCONNECT-7")
+@requirement("DISCONNECT-6", "DISCONNECT-7")
 def test_a_death_after_a_hang_up_fails_the_case_s_own_rule_too(tmp_path: Path) -> None:
     run = conformance(course("crash-on-hangup"), tmp_path, "--select", "DISCONNECT-6")
     sane(run)
@@ -151,7 +151,7 @@ def test_a_tcp_target_that_stops_mid_run_fails_the_running_case(tmp_path: Path) 
     assert len(run.cases("pass")) >= 5
 
 
-@req("DISCONNECT-7")
+@requirement("DISCONNECT-7")
 def test_replay_says_fixed_by_the_case_s_expectation(tmp_path: Path) -> None:
     """A transcript of a failure replayed against the same broken server: still failing (1);
     against the reference: fixed (0), although its bytes differ from the recording."""
@@ -168,7 +168,7 @@ def test_replay_says_fixed_by_the_case_s_expectation(tmp_path: Path) -> None:
     assert "fixed" in fixed.stdout and "the bytes differ from the recording" in fixed.stdout
 
 
-@req("DISCONNECT-7")
+@requirement("DISCONNECT-7")
 def test_a_server_that_dies_of_coalesced_frames_gets_a_verdict_naming_them(tmp_path: Path) -> None:
     """A server that dies of two objects in one read: the probe's connect and message, sent back
     to back, kill it when TCP delivers them together (not always, on a loaded machine), and so

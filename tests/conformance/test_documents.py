@@ -27,12 +27,12 @@ from conformance.documents import (
     valid_for,
 )
 from conformance.documents.charsets import Pattern
+from conformance.suite.verdicts import requirement
 from engine.validation import compiled
 from protocol import schema
 from protocol.validator import Draft, error_code, error_message, is_valid, validator_class
 
 T = TypeVar("T")
-req = pytest.mark.req
 ALL = list(protocol.ALL_SCHEMAS)
 CLIENT = list(protocol.CLIENT_SCHEMAS)
 ASSERTIONS = {"type", "required", "const", "enum", "pattern", "minLength", "maxLength"}
@@ -256,7 +256,7 @@ def test_every_keyword_of_any_schema_is_broken(body: dict[str, Any]) -> None:
         check_broken(body, shrunk(invalid(body, keyword), lambda m: True))
 
 
-@req("VALIDATE-6")
+@requirement("VALIDATE-6")
 @settings(max_examples=150, deadline=None, database=None)
 @given(data=st.data())
 def test_compiled_validator_agrees_with_the_reference(data: st.DataObject) -> None:

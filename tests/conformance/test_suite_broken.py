@@ -14,8 +14,6 @@ import pytest
 
 from tests.conformance.suiterun import REFERENCE, broken, conformance
 
-req = pytest.mark.req
-
 
 def test_the_reference_passes_the_full_profile(tmp_path: Path) -> None:
     run = conformance(REFERENCE, tmp_path)

@@ -12,10 +12,10 @@ from typing import Any
 import orjson
 import pytest
 
+from conformance.suite.verdicts import requirement
 from engine.events import Close, DataReceived, Kick, Tick
 from tests.engine.harness import Client, Net, chat, error
 
-req = pytest.mark.req
 DISCONNECTED = {"status": "disconnect"}
 
 
@@ -43,7 +43,7 @@ def statuses(got: list[Any]) -> list[str]:
     return [message["status"] for message in got]
 
 
-@req("COMPAT-1", "WELCOME-1")
+@requirement("COMPAT-1", "WELCOME-1")
 def test_the_welcome_waits_for_the_first_frame_then_goes_out_by_itself() -> None:
     net = welcome_net()
     quiet = net.client(now=0.0)
@@ -55,7 +55,7 @@ def test_the_welcome_waits_for_the_first_frame_then_goes_out_by_itself() -> None
     assert net.engine.next_deadline() == pytest.approx(net.engine._connect_timeout)
 
 
-@req("COMPAT-1", "WELCOME-2")
+@requirement("COMPAT-1", "WELCOME-2")
 def test_a_first_frame_with_a_newline_gets_the_welcome_at_once_before_its_reply() -> None:
     net = welcome_net()
     alice = net.client(now=0.0)
@@ -72,7 +72,7 @@ def test_a_zero_welcome_delay_sends_the_welcome_on_accept() -> None:
     assert statuses(net.client().take()) == ["welcome"]
 
 
-@req("COMPAT-2")
+@requirement("COMPAT-2")
 def test_a_bare_first_frame_before_the_welcome_means_no_welcome_ever() -> None:
     net = welcome_net()
     alice = net.client(now=0.0)
@@ -87,7 +87,7 @@ def test_a_bare_first_frame_before_the_welcome_means_no_welcome_ever() -> None:
     assert net.engine.outcomes["welcome_withheld"] == 1
 
 
-@req("COMPAT-2", "COMPAT-1")
+@requirement("COMPAT-2", "COMPAT-1")
 def test_a_newline_in_the_next_read_within_the_grace_means_lines() -> None:
     """However the bytes happened to be read, a `\\n` right behind the object counts."""
     net = welcome_net()
@@ -101,7 +101,7 @@ def test_a_newline_in_the_next_read_within_the_grace_means_lines() -> None:
     assert got[2] == error("dance is not a valid action")
 
 
-@req("COMPAT-2")
+@requirement("COMPAT-2")
 def test_a_newline_after_the_grace_is_too_late() -> None:
     net = welcome_net()
     alice = net.client(now=0.0)
@@ -128,7 +128,7 @@ def test_a_newline_before_the_first_frame_is_complete_means_lines() -> None:
     assert statuses(alice.take()) == ["welcome", "chat"]
 
 
-@req("COMPAT-3", "COMPAT-2")
+@requirement("COMPAT-3", "COMPAT-2")
 def test_a_bare_first_frame_after_the_welcome_is_handled_later_with_what_follows() -> None:
     """The client sat at a prompt for 2 s: its welcome is waiting in its socket."""
     net = welcome_net()
@@ -150,7 +150,7 @@ def test_a_bare_first_frame_after_the_welcome_is_handled_later_with_what_follows
     assert alice.take() == [chat("#a", "@bob", "hello")]
 
 
-@req("COMPAT-3")
+@requirement("COMPAT-3")
 def test_with_the_welcome_sent_on_accept_every_bare_first_frame_waits() -> None:
     net = Net(welcome=True, welcome_delay_ms=0, bare_first_frame_delay_ms=200)
     alice = net.client(now=0.0)
@@ -185,7 +185,7 @@ def entry(sender: str, text: str) -> dict[str, str]:
     return {"target": "#big", "from": sender, "message": text}
 
 
-@req("COMPAT-4", "CONNECT-2")
+@requirement("COMPAT-4", "CONNECT-2")
 def test_the_reply_to_connect_holds_the_most_recent_entries_that_fit() -> None:
     net = Net()
     bob = net.client("@bob", ("#big",))
@@ -202,7 +202,7 @@ def test_the_reply_to_connect_holds_the_most_recent_entries_that_fit() -> None:
     }
 
 
-@req("COMPAT-4")
+@requirement("COMPAT-4")
 def test_a_reply_that_fits_is_whole_and_an_entry_too_big_for_any_reply_is_left_out() -> None:
     net = Net(connect_reply_bytes=200)
     bob = net.client("@bob", ("#big",))
@@ -217,7 +217,7 @@ def test_a_reply_that_fits_is_whole_and_an_entry_too_big_for_any_reply_is_left_o
     assert carol.take() == [{"status": "chat", "history": []}]
 
 
-@req("COMPAT-5", "LIMIT-1", "LIMIT-2")
+@requirement("COMPAT-5", "LIMIT-1", "LIMIT-2")
 def test_a_bare_session_is_ended_with_the_error_alone() -> None:
     net = Net(max_consecutive_errors=3)
     alice = net.client()
@@ -229,7 +229,7 @@ def test_a_bare_session_is_ended_with_the_error_alone() -> None:
     assert net.raw[alice.conn].count(b"\n") == 4  # four packets, no `disconnect`
 
 
-@req("COMPAT-5", "LIMIT-1", "LIMIT-4")
+@requirement("COMPAT-5", "LIMIT-1", "LIMIT-4")
 def test_a_bare_session_cut_off_by_the_transport_gets_one_packet() -> None:
     net = Net()
     alice, bob = net.client(), net.client("@bob")
@@ -241,7 +241,7 @@ def test_a_bare_session_cut_off_by_the_transport_gets_one_packet() -> None:
     assert bob.take() == [error("Outbound Queue Full"), DISCONNECTED]
 
 
-@req("LIMIT-3", "LIMIT-1")
+@requirement("LIMIT-3", "LIMIT-1")
 def test_a_newcomer_takes_the_place_of_the_longest_waiting_connection() -> None:
     net = Net(max_connections=3, evict_after_s=30)
     early = net.client(now=0.0)
@@ -255,7 +255,7 @@ def test_a_newcomer_takes_the_place_of_the_longest_waiting_connection() -> None:
     assert net.engine.outcomes["evicted"] == 1
 
 
-@req("LIMIT-3", "LIMIT-5")
+@requirement("LIMIT-3", "LIMIT-5")
 def test_at_the_address_limit_only_that_address_gives_up_a_place() -> None:
     net = Net(max_connections=10, max_connections_per_address=2, evict_after_s=30)
     other = net.client(now=0.0, address="10.0.0.2")
@@ -267,7 +267,7 @@ def test_at_the_address_limit_only_that_address_gives_up_a_place() -> None:
     assert a4.take() == [error("Server Full"), DISCONNECTED]
 
 
-@req("LIMIT-3")
+@requirement("LIMIT-3")
 def test_the_connect_timeout_is_ten_minutes_by_default() -> None:
     net = Net()
     prompt = net.client(now=0.0)

@@ -8,12 +8,12 @@ import orjson
 import pytest
 
 import protocol
+from conformance.suite.verdicts import requirement
 from engine.engine import Engine, EngineConfig
 from engine.errors import UsageError
 from engine.events import Close, ConnectionOpened, DataReceived, Kick, Send, Tick
 from tests.engine.harness import Net, chat, error
 
-req = pytest.mark.req
 CLIENT_FIXTURES = [
     pytest.param(group["schema"], test, id=f"{group['schema']}: {test['description']}")
     for group in protocol.fixtures()
@@ -23,7 +23,7 @@ CLIENT_FIXTURES = [
 ]
 
 
-@req("VALIDATE-1", "VALIDATE-3", "VALIDATE-4", "VALIDATE-5", "VALIDATE-6")
+@requirement("VALIDATE-1", "VALIDATE-3", "VALIDATE-4", "VALIDATE-5", "VALIDATE-6")
 @pytest.mark.parametrize(("schema", "fixture"), CLIENT_FIXTURES)
 def test_every_invalid_fixture_gets_its_named_error(schema: str, fixture: dict[str, Any]) -> None:
     net = Net()
@@ -33,7 +33,7 @@ def test_every_invalid_fixture_gets_its_named_error(schema: str, fixture: dict[s
     assert not client.closed
 
 
-@req("VALIDATE-1", "VALIDATE-2", "VALIDATE-3", "FRAME-8")
+@requirement("VALIDATE-1", "VALIDATE-2", "VALIDATE-3", "FRAME-8")
 @pytest.mark.parametrize(
     ("frame", "text"),
     [
@@ -54,7 +54,7 @@ def test_envelope_and_json_errors(frame: bytes, text: str) -> None:
     assert client.take() == [error(text)]
 
 
-@req("VALIDATE-7", "VALIDATE-8")
+@requirement("VALIDATE-7", "VALIDATE-8")
 def test_unknown_fields_are_ignored_and_limits_are_inclusive() -> None:
     net = Net()
     name = "@" + "é" * 29 + "a"  # 60 bytes
@@ -67,7 +67,7 @@ def test_unknown_fields_are_ignored_and_limits_are_inclusive() -> None:
     assert bob.take() == [chat("#a", name, text)]
 
 
-@req("FRAME-1", "FRAME-2", "FRAME-3", "FRAME-4", "FRAME-5")
+@requirement("FRAME-1", "FRAME-2", "FRAME-3", "FRAME-4", "FRAME-5")
 def test_framing_variants_all_reach_the_engine() -> None:
     net = Net()
     alice = net.client("@alice", ("#a",))
@@ -85,7 +85,7 @@ def test_framing_variants_all_reach_the_engine() -> None:
     assert alice.take() == []
 
 
-@req("FRAME-6", "FRAME-7", "ERROR-1", "ERROR-2")
+@requirement("FRAME-6", "FRAME-7", "ERROR-1", "ERROR-2")
 def test_bad_frames_cost_only_themselves() -> None:
     net = Net()
     alice = net.client("@alice", ("#a",))
@@ -101,7 +101,7 @@ def test_bad_frames_cost_only_themselves() -> None:
     assert not alice.closed
 
 
-@req("FRAME-9")
+@requirement("FRAME-9")
 def test_every_output_is_compact_json_with_one_newline() -> None:
     net = Net(welcome=True)
     alice = net.client("@alice", ("#a",))
@@ -115,7 +115,7 @@ def test_every_output_is_compact_json_with_one_newline() -> None:
             assert line == orjson.dumps(orjson.loads(line))
 
 
-@req("FRAME-10")
+@requirement("FRAME-10")
 def test_every_output_validates_against_its_status_schema() -> None:
     from protocol.validator import is_valid
 
@@ -132,7 +132,7 @@ def test_every_output_validates_against_its_status_schema() -> None:
             assert is_valid(f"server/{message['status']}", message), message
 
 
-@req("WELCOME-1", "WELCOME-2")
+@requirement("WELCOME-1", "WELCOME-2")
 def test_welcome_comes_first_once_with_version_and_limits() -> None:
     net = Net(welcome=True)
     alice = net.client()
@@ -149,7 +149,7 @@ def test_welcome_can_be_turned_off() -> None:
     assert net.client().take() == []
 
 
-@req("LIMIT-1", "LIMIT-2")
+@requirement("LIMIT-1", "LIMIT-2")
 def test_too_many_errors_in_a_row_end_the_session() -> None:
     net = Net(max_consecutive_errors=3)
     alice = net.client("@alice")
@@ -167,7 +167,7 @@ def test_too_many_errors_in_a_row_end_the_session() -> None:
     assert net.engine.name_of(alice.conn) is None
 
 
-@req("LIMIT-1", "LIMIT-3")
+@requirement("LIMIT-1", "LIMIT-3")
 def test_connections_that_never_connect_time_out() -> None:
     net = Net(connect_timeout_s=30)
     early = net.client(now=0.0)
@@ -183,7 +183,7 @@ def test_connections_that_never_connect_time_out() -> None:
     assert late.closed and not named.closed
 
 
-@req("LIMIT-1", "LIMIT-4")
+@requirement("LIMIT-1", "LIMIT-4")
 def test_transport_kick_for_a_full_queue() -> None:
     net = Net()
     alice = net.client("@alice")
@@ -193,7 +193,7 @@ def test_transport_kick_for_a_full_queue() -> None:
     assert net.apply(Kick(alice.conn, "queue_full")) == []
 
 
-@req("LIMIT-5")
+@requirement("LIMIT-5")
 def test_connections_past_the_limits_are_refused() -> None:
     net = Net(max_connections=3, max_connections_per_address=2)
     a1, a2, a3 = (net.client(address="10.0.0.1") for _ in range(3))

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conformance.suite.verdicts import requirement
 from engine.framing import FrameDecoder, FrameError, parse
 
-req = pytest.mark.req
 MAX = 4096
 TOO_LONG, BAD_UTF8, BAD_JSON = (
     FrameError.TOO_LONG,
@@ -32,14 +32,14 @@ def object_of_size(size: int) -> bytes:
     return frame
 
 
-@req("FRAME-1", "FRAME-2")
+@requirement("FRAME-1", "FRAME-2")
 def test_newline_ended_and_bare_objects() -> None:
     assert decode(b'{"a":1}\n') == [{"a": 1}]
     assert decode(b'{"a":1}') == [{"a": 1}]
     assert decode(b'  {"a":1}  \r\n') == [{"a": 1}]
 
 
-@req("FRAME-3")
+@requirement("FRAME-3")
 def test_an_object_split_at_every_byte_is_reassembled() -> None:
     stream = '{"a":"ünï}{\\"cödé","b":[1,{"c":2}]}\n'.encode()
     whole = decode(stream)
@@ -49,20 +49,20 @@ def test_an_object_split_at_every_byte_is_reassembled() -> None:
     assert decode(*(stream[i : i + 1] for i in range(len(stream)))) == whole
 
 
-@req("FRAME-4")
+@requirement("FRAME-4")
 def test_several_frames_in_one_read_are_handled_in_order() -> None:
     assert decode(b'{"a":1}\n{"a":2}\n{"a":3}') == [{"a": 1}, {"a": 2}, {"a": 3}]
     assert decode(b'{"a":1}{"a":2} {"a":3}\n') == [{"a": 1}, {"a": 2}, {"a": 3}]
 
 
-@req("FRAME-5")
+@requirement("FRAME-5")
 def test_newline_ends_an_unfinished_object_and_blank_lines_are_ignored() -> None:
     assert decode(b'{"a":\n{"a":2}\n') == [BAD_JSON, {"a": 2}]
     assert decode(b'\n\n  \r\n\t\n{"a":1}\n\n') == [{"a": 1}]
     assert decode(b'{"a":"x\\\n{"b":1}\n') == [BAD_JSON, {"b": 1}]  # newline right after `\`
 
 
-@req("FRAME-6")
+@requirement("FRAME-6")
 @pytest.mark.parametrize("ending", [b"\n", b""])
 def test_limit_is_inclusive_and_one_byte_more_is_refused(ending: bytes) -> None:
     at_limit = object_of_size(MAX)
@@ -71,7 +71,7 @@ def test_limit_is_inclusive_and_one_byte_more_is_refused(ending: bytes) -> None:
     assert decode(over + ending + b'{"a":1}\n') == [TOO_LONG, {"a": 1}]
 
 
-@req("FRAME-6")
+@requirement("FRAME-6")
 def test_oversize_garbage_and_split_oversize_frames_give_one_error_each() -> None:
     assert decode(b"x" * (MAX + 1) + b"\n{}\n") == [TOO_LONG, {}]
     big = object_of_size(3 * MAX)
@@ -79,7 +79,7 @@ def test_oversize_garbage_and_split_oversize_frames_give_one_error_each() -> Non
     assert decode(*pieces, b'\n{"a":1}') == [TOO_LONG, {"a": 1}]
 
 
-@req("FRAME-6")
+@requirement("FRAME-6")
 def test_an_oversize_object_without_newline_ends_at_its_closing_brace() -> None:
     assert decode(object_of_size(MAX + 50) + b'{"a":1}') == [TOO_LONG, {"a": 1}]
 
@@ -94,21 +94,21 @@ def test_a_frame_that_never_ends_is_never_held_beyond_the_limit() -> None:
     assert decoder.feed(b'"}{"b":2}\n') == [{"b": 2}]
 
 
-@req("FRAME-7")
+@requirement("FRAME-7")
 def test_invalid_utf8_costs_only_its_frame() -> None:
     assert decode(b'{"a":"\xff"}\n{"a":1}\n') == [BAD_UTF8, {"a": 1}]
     assert decode(b"\xc3\n") == [BAD_UTF8]
     assert decode(b'{"a":"\xed\xa0\x80"}') == [BAD_UTF8]  # an encoded surrogate is not UTF-8
 
 
-@req("FRAME-3", "FRAME-7")
+@requirement("FRAME-3", "FRAME-7")
 def test_a_cut_inside_a_multibyte_character_is_not_an_error() -> None:
     stream = '{"a":"€"}\n'.encode()
     cut = stream.index("€".encode()) + 2
     assert decode(stream[:cut], stream[cut:]) == [{"a": "€"}]
 
 
-@req("FRAME-8")
+@requirement("FRAME-8")
 @pytest.mark.parametrize(
     "frame",
     [
@@ -192,7 +192,7 @@ glued = st.lists(
 ).map(b"".join)
 
 
-@req("FRAME-2", "FRAME-4")
+@requirement("FRAME-2", "FRAME-4")
 @given(st.one_of(glued, streams), st.sampled_from([16, 64, 4096]))
 @settings(max_examples=400, deadline=None)
 def test_the_fast_path_decodes_exactly_as_the_scanner(stream: bytes, limit: int) -> None:

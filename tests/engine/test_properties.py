@@ -6,17 +6,16 @@ import json
 from typing import Any
 
 import orjson
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from conformance.suite.verdicts import requirement
 from engine.engine import Engine, EngineConfig
 from engine.events import ConnectionLost, ConnectionOpened, DataReceived, Event, Send, Shutdown
 from protocol.validator import is_valid
 from tests.engine.harness import Net
 
-req = pytest.mark.req
 NAMES = ["@a", "@b", "@c", "@d"]
 ROOMS = ["#x", "#y", "#all"]
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -104,7 +103,7 @@ def test_replaying_the_same_log_gives_identical_output(log: list[tuple[str, int,
     assert run(log) == run(log)
 
 
-@req("FRAME-3")
+@requirement("FRAME-3")
 @given(st.lists(near_valid.map(lambda d: dump(d) + b"\n"), min_size=1, max_size=4), st.data())
 @FAST
 def test_splitting_the_stream_anywhere_changes_nothing(chunks: list[bytes], data: Any) -> None:
@@ -196,6 +195,6 @@ class RoutingModel(RuleBasedStateMachine):
 
 
 RoutingModel.TestCase.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
-test_routing_matches_the_model = req("ROUTE-1", "ROUTE-2", "ROUTE-3", "ROUTE-5", "ROUTE-8")(
+test_routing_matches_the_model = requirement("ROUTE-1", "ROUTE-2", "ROUTE-3", "ROUTE-5", "ROUTE-8")(
     RoutingModel.TestCase
 )

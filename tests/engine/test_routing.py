@@ -6,14 +6,13 @@ from collections.abc import Callable
 
 import pytest
 
+from conformance.suite.verdicts import requirement
 from engine.events import Close, Kick, Send, Shutdown
 from protocol import machine_spec
 from tests.engine.harness import Client, Net, chat, error
 
-req = pytest.mark.req
 
-
-@req("CONNECT-1", "CONNECT-2")
+@requirement("CONNECT-1", "CONNECT-2")
 def test_connect_answers_with_an_empty_history_for_new_rooms() -> None:
     net = Net()
     alice = net.client()
@@ -22,7 +21,7 @@ def test_connect_answers_with_an_empty_history_for_new_rooms() -> None:
     assert net.engine.name_of(alice.conn) == "@alice"
 
 
-@req("CONNECT-1")
+@requirement("CONNECT-1")
 def test_connect_with_no_rooms_is_valid() -> None:
     net = Net()
     alice = net.client()
@@ -30,7 +29,7 @@ def test_connect_with_no_rooms_is_valid() -> None:
     assert alice.take() == [{"status": "chat", "history": []}]
 
 
-@req("CONNECT-2", "ROUTE-12")
+@requirement("CONNECT-2", "ROUTE-12")
 def test_connect_history_holds_recent_room_messages_oldest_first() -> None:
     net = Net()
     bob = net.client("@bob", ("#a", "#b"))
@@ -44,7 +43,7 @@ def test_connect_history_holds_recent_room_messages_oldest_first() -> None:
     assert history[0] == {"target": "#a", "from": "@bob", "message": "one"}
 
 
-@req("CONNECT-2", "ROUTE-12")
+@requirement("CONNECT-2", "ROUTE-12")
 def test_history_is_bounded_per_room_and_per_connect() -> None:
     net = Net(history_per_room=3, history_on_connect=4)
     bob = net.client("@bob", ("#a", "#b"))
@@ -57,7 +56,7 @@ def test_history_is_bounded_per_room_and_per_connect() -> None:
     assert history == ["a3", "b3", "a4", "b4"]
 
 
-@req("CONNECT-2")
+@requirement("CONNECT-2")
 def test_history_under_the_connect_limit_is_sent_whole() -> None:
     net = Net()  # 20 per room, 50 per connect: two full rooms give 40 entries, all of them
     bob = net.client("@bob", ("#a", "#b"))
@@ -70,7 +69,7 @@ def test_history_under_the_connect_limit_is_sent_whole() -> None:
     assert history == [m for i in range(20) for m in (f"a{i}", f"b{i}")]
 
 
-@req("ROUTE-12")
+@requirement("ROUTE-12")
 def test_room_history_is_dropped_with_its_last_member_and_direct_messages_are_not_kept() -> None:
     net = Net()
     bob = net.client("@bob", ("#a",))
@@ -82,7 +81,7 @@ def test_room_history_is_dropped_with_its_last_member_and_direct_messages_are_no
     assert alice.take() == [{"status": "chat", "history": []}]
 
 
-@req("CONNECT-3")
+@requirement("CONNECT-3")
 def test_a_name_held_by_another_connection_is_refused() -> None:
     net = Net()
     net.client("@alice")
@@ -93,7 +92,7 @@ def test_a_name_held_by_another_connection_is_refused() -> None:
     assert imposter.take() == [error("Client not connected")]
 
 
-@req("CONNECT-4")
+@requirement("CONNECT-4")
 def test_connecting_again_with_the_same_name_replaces_the_rooms() -> None:
     net = Net()
     alice = net.client("@alice", ("#a", "#b"))
@@ -108,7 +107,7 @@ def test_connecting_again_with_the_same_name_replaces_the_rooms() -> None:
     assert alice.take() == [chat("#c", "@bob", "to c")]
 
 
-@req("CONNECT-5")
+@requirement("CONNECT-5")
 def test_connecting_again_with_another_name_changes_nothing() -> None:
     net = Net()
     alice = net.client("@alice", ("#a",))
@@ -120,7 +119,7 @@ def test_connecting_again_with_another_name_changes_nothing() -> None:
     assert net.engine.name_of(alice.conn) == "@alice"
 
 
-@req("CONNECT-6", "DISCONNECT-6")
+@requirement("CONNECT-6", "DISCONNECT-6")
 def test_a_name_is_free_again_once_its_connection_is_gone() -> None:
     net = Net()
     first = net.client("@alice", ("#a",))
@@ -130,7 +129,7 @@ def test_a_name_is_free_again_once_its_connection_is_gone() -> None:
     assert second.take() == [{"status": "chat", "history": []}]
 
 
-@req("ROUTE-1", "ROUTE-2", "ROUTE-3", "ROUTE-9", "ROUTE-11")
+@requirement("ROUTE-1", "ROUTE-2", "ROUTE-3", "ROUTE-9", "ROUTE-11")
 def test_room_message_reaches_every_other_member_and_no_one_else() -> None:
     net = Net()
     alice = net.client("@alice", ("#general",))
@@ -144,7 +143,7 @@ def test_room_message_reaches_every_other_member_and_no_one_else() -> None:
     assert len(sends) == 1 and sorted(sends[0].to) == sorted([bob.conn, carol.conn])
 
 
-@req("ROUTE-4")
+@requirement("ROUTE-4")
 def test_posting_to_a_room_joins_it_after_delivery() -> None:
     net = Net()
     alice = net.client("@alice")
@@ -156,7 +155,7 @@ def test_posting_to_a_room_joins_it_after_delivery() -> None:
     assert alice.take() == [chat("#music", "@bob", "welcome")]
 
 
-@req("ROUTE-4")
+@requirement("ROUTE-4")
 def test_posting_to_an_empty_room_creates_it_with_the_sender_as_member() -> None:
     net = Net()
     alice = net.client("@alice")
@@ -168,7 +167,7 @@ def test_posting_to_an_empty_room_creates_it_with_the_sender_as_member() -> None
     assert alice.take() == [chat("#new", "@bob", "second")]
 
 
-@req("ROUTE-5", "ROUTE-9")
+@requirement("ROUTE-5", "ROUTE-9")
 def test_direct_message_reaches_only_its_target() -> None:
     net = Net()
     alice = net.client("@alice", ("#a",))
@@ -179,7 +178,7 @@ def test_direct_message_reaches_only_its_target() -> None:
     assert alice.take() == carol.take() == []
 
 
-@req("ROUTE-6")
+@requirement("ROUTE-6")
 def test_direct_message_to_yourself_comes_back() -> None:
     net = Net()
     alice = net.client("@alice")
@@ -187,7 +186,7 @@ def test_direct_message_to_yourself_comes_back() -> None:
     assert alice.take() == [chat("@alice", "@alice", "note")]
 
 
-@req("ROUTE-7")
+@requirement("ROUTE-7")
 def test_direct_message_to_nobody_is_an_error() -> None:
     net = Net()
     alice = net.client("@alice")
@@ -195,7 +194,7 @@ def test_direct_message_to_nobody_is_an_error() -> None:
     assert alice.take() == [error("Target user not connected")]
 
 
-@req("ROUTE-8")
+@requirement("ROUTE-8")
 def test_all_reaches_every_connected_user_but_the_sender() -> None:
     net = Net()
     alice = net.client("@alice", ("#a",))
@@ -207,7 +206,7 @@ def test_all_reaches_every_connected_user_but_the_sender() -> None:
     assert alice.take() == waiting.take() == []
 
 
-@req("ROUTE-8", "ROUTE-14")
+@requirement("ROUTE-8", "ROUTE-14")
 def test_all_cannot_be_left_and_does_not_count_as_a_room() -> None:
     net = Net(max_rooms_per_session=1)
     alice = net.client("@alice", ("#a",))
@@ -220,7 +219,7 @@ def test_all_cannot_be_left_and_does_not_count_as_a_room() -> None:
     assert alice.take() == []
 
 
-@req("ROUTE-10")
+@requirement("ROUTE-10")
 def test_deliveries_from_one_sender_arrive_in_order() -> None:
     net = Net()
     alice = net.client("@alice", ("#a",))
@@ -230,7 +229,7 @@ def test_deliveries_from_one_sender_arrive_in_order() -> None:
     assert [m["history"][0]["message"] for m in bob.take()] == [str(i) for i in range(50)]
 
 
-@req("ROUTE-13")
+@requirement("ROUTE-13")
 def test_spoofed_sender_is_refused() -> None:
     net = Net()
     alice = net.client("@alice", ("#a",))
@@ -240,7 +239,7 @@ def test_spoofed_sender_is_refused() -> None:
     assert bob.take() == []
 
 
-@req("ROUTE-14")
+@requirement("ROUTE-14")
 def test_joining_past_the_room_limit_is_refused_and_not_delivered() -> None:
     net = Net(max_rooms_per_session=2)
     alice = net.client("@alice", ("#a", "#b"))
@@ -252,7 +251,7 @@ def test_joining_past_the_room_limit_is_refused_and_not_delivered() -> None:
     assert alice.take() == []
 
 
-@req("STATE-2")
+@requirement("STATE-2")
 def test_message_before_connect_is_refused() -> None:
     net = Net()
     bob = net.client("@bob", ("#a",))
@@ -262,7 +261,7 @@ def test_message_before_connect_is_refused() -> None:
     assert bob.take() == []
 
 
-@req("STATE-3")
+@requirement("STATE-3")
 def test_leaving_before_connect_is_refused() -> None:
     net = Net()
     stranger = net.client()
@@ -271,7 +270,7 @@ def test_leaving_before_connect_is_refused() -> None:
     assert not stranger.closed
 
 
-@req("DISCONNECT-1", "DISCONNECT-2")
+@requirement("DISCONNECT-1", "DISCONNECT-2")
 def test_disconnect_is_answered_then_closed() -> None:
     net = Net()
     alice = net.client("@alice")
@@ -281,7 +280,7 @@ def test_disconnect_is_answered_then_closed() -> None:
     assert alice.conn not in net.engine.sessions
 
 
-@req("DISCONNECT-1")
+@requirement("DISCONNECT-1")
 def test_disconnect_before_connect_closes_too() -> None:
     net = Net()
     stranger = net.client()
@@ -290,7 +289,7 @@ def test_disconnect_before_connect_closes_too() -> None:
     assert stranger.closed
 
 
-@req("DISCONNECT-3", "DISCONNECT-5")
+@requirement("DISCONNECT-3", "DISCONNECT-5")
 def test_leaving_a_room_keeps_the_connection_and_stops_its_messages() -> None:
     net = Net()
     alice = net.client("@alice", ("#a", "#b"))
@@ -303,7 +302,7 @@ def test_leaving_a_room_keeps_the_connection_and_stops_its_messages() -> None:
     assert alice.take() == [chat("#b", "@bob", "here?")]
 
 
-@req("DISCONNECT-3")
+@requirement("DISCONNECT-3")
 def test_leaving_a_room_you_are_not_in_is_acknowledged() -> None:
     net = Net()
     alice = net.client("@alice")
@@ -311,7 +310,7 @@ def test_leaving_a_room_you_are_not_in_is_acknowledged() -> None:
     assert alice.take() == [{"status": "disconnect", "target": "#nowhere"}]
 
 
-@req("DISCONNECT-4")
+@requirement("DISCONNECT-4")
 def test_nobody_can_disconnect_or_unsubscribe_as_someone_else() -> None:
     net = Net()
     alice = net.client("@alice", ("#a",))
@@ -324,7 +323,7 @@ def test_nobody_can_disconnect_or_unsubscribe_as_someone_else() -> None:
     assert alice.take() == [chat("#a", "@bob", "hi")]
 
 
-@req("DISCONNECT-6")
+@requirement("DISCONNECT-6")
 def test_an_abrupt_close_releases_rooms_and_the_others_go_on() -> None:
     net = Net()
     alice = net.client("@alice", ("#a",))
@@ -337,7 +336,7 @@ def test_an_abrupt_close_releases_rooms_and_the_others_go_on() -> None:
     assert alice.drop() == []  # a second close of the same connection is harmless
 
 
-@req("SHUTDOWN-1")
+@requirement("SHUTDOWN-1")
 def test_shutdown_says_disconnect_to_everyone_and_closes_them() -> None:
     net = Net()
     clients = [net.client("@alice"), net.client(), net.client("@bob", ("#a",))]
@@ -363,7 +362,7 @@ def _drive(net: Net, client: Client, trigger: str) -> None:
     actions[trigger]()
 
 
-@req("STATE-1")
+@requirement("STATE-1")
 @pytest.mark.parametrize(
     "transition", machine_spec()["transitions"], ids=lambda t: f"{t['source']}-{t['trigger']}"
 )

@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import protocol
+from conformance.suite.verdicts import requirement
 from engine.validation import compiled, generate
 from protocol.validator import error_code, reference_validator, validator_class
 
-req = pytest.mark.req
 CLIENT = list(protocol.CLIENT_SCHEMAS)
 
 
@@ -78,7 +78,7 @@ documents = (
 )
 
 
-@req("VALIDATE-6")
+@requirement("VALIDATE-6")
 @given(documents)
 @settings(max_examples=1500, deadline=None)
 def test_compiled_and_reference_validators_agree(document: Any) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from conformance.kit.target import ServerProcess, started
+from conformance.suite.verdicts import requirement
 from tests.habits.clients import LineSplitter, OneObjectPerRead
 from tests.transport.netutil import connect, say, settle
 
@@ -185,7 +186,7 @@ HABITS = [
 ]
 
 
-@pytest.mark.req("COMPAT-1", "COMPAT-2", "COMPAT-3", "COMPAT-4", "LIMIT-3")
+@requirement("COMPAT-1", "COMPAT-2", "COMPAT-3", "COMPAT-4", "LIMIT-3")
 @pytest.mark.parametrize("run", HABITS, ids=[h.__name__ for h in HABITS])
 def test_a_habit_works_thirty_times_out_of_thirty(server: ServerProcess, run: Run) -> None:
     check(server.address, run)

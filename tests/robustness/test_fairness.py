@@ -10,17 +10,13 @@ import threading
 import time
 from typing import Any
 
-import pytest
-
 from conformance.kit.wire import WireClient
+from conformance.suite.verdicts import requirement
 from tests.robustness.abusers import firehose
 from tests.robustness.bystander import Bystanders, undisturbed
 from tests.robustness.figures import record
 from tests.robustness.target import Target
 from tests.transport.netutil import TIMEOUT, connect, delivery, say, settle
-
-req = pytest.mark.req
-
 
 COSTLY = {  # a megabyte each; frames that never end get one error (too long) at most
     "valid frames": b"",  # the control: what firehose() sends by default
@@ -33,7 +29,7 @@ COSTLY = {  # a megabyte each; frames that never end get one error (too long) at
 HOSE_S = 0.4  # each kind of flood lasts this long
 
 
-@req("LIMIT-4", "FRAME-5", "FRAME-6")
+@requirement("LIMIT-4", "FRAME-5", "FRAME-6")
 def test_clients_flooding_any_input_cost_the_others_at_most_their_turn() -> None:
     """Two clients write a kind of input as fast as they can and never read, kind after kind.
 
@@ -61,7 +57,7 @@ def test_clients_flooding_any_input_cost_the_others_at_most_their_turn() -> None
     assert [problem for kind in COSTLY for problem in undisturbed(report, kind)] == []
 
 
-@req("LIMIT-4", "ROUTE-10")
+@requirement("LIMIT-4", "ROUTE-10")
 def test_a_slow_reader_loses_nothing_and_does_not_hold_back_a_fast_one() -> None:
     messages, text = 250, "y" * 1000
     with Target("--no-welcome") as target, Bystanders(target.address) as bystanders:

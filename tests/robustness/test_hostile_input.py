@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from conformance.kit.wire import Closed, WireClient
+from conformance.suite.verdicts import requirement
 from protocol import error_table, error_text, limits
 from tests.robustness.bystander import Bystanders, undisturbed
 from tests.robustness.figures import record
@@ -24,7 +25,6 @@ from tests.robustness.hostile_client import SCENE, attack
 from tests.robustness.target import DISCONNECTED, Target, error
 from tests.transport.netutil import TIMEOUT, connect, settle
 
-req = pytest.mark.req
 ATTACKERS = 3
 MIN_ATTACK_S = 0.3  # short families are replayed, so that the bystanders exchange meanwhile
 
@@ -39,8 +39,8 @@ def arena() -> Iterator[tuple[Target, Bystanders]]:
         assert target.finish() == (0, [])
 
 
-@req("FRAME-3", "FRAME-5", "FRAME-6", "FRAME-7", "FRAME-8", "VALIDATE-1", "VALIDATE-2")
-@req("VALIDATE-3", "VALIDATE-4", "VALIDATE-5", "VALIDATE-7", "ERROR-2")
+@requirement("FRAME-3", "FRAME-5", "FRAME-6", "FRAME-7", "FRAME-8", "VALIDATE-1", "VALIDATE-2")
+@requirement("VALIDATE-3", "VALIDATE-4", "VALIDATE-5", "VALIDATE-7", "ERROR-2")
 @pytest.mark.parametrize("family", FAMILIES)
 def test_each_hostile_frame_gets_exactly_its_error_and_bystanders_see_nothing(
     family: str, arena: tuple[Target, Bystanders]
@@ -86,7 +86,7 @@ def random_stream(rng: random.Random, size: int) -> bytes:
     return b"".join(rng.choices(alphabet, k=size))
 
 
-@req("LIMIT-2", "ERROR-2")
+@requirement("LIMIT-2", "ERROR-2")
 def test_random_byte_streams_get_errors_until_the_documented_close(
     arena: tuple[Target, Bystanders],
 ) -> None:
@@ -116,7 +116,7 @@ def test_random_byte_streams_get_errors_until_the_documented_close(
     assert undisturbed(report, "random streams") == []
 
 
-@req("LIMIT-1", "LIMIT-2", "CONNECT-6")
+@requirement("LIMIT-1", "LIMIT-2", "CONNECT-6")
 def test_errors_in_a_row_close_the_connection_and_free_its_name() -> None:
     with Target("--no-welcome") as target:
         errors_allowed = limits()["max_consecutive_errors"]

@@ -8,14 +8,12 @@ import threading
 import unicodedata
 from typing import Any
 
-import pytest
-
 import protocol
 from conformance.kit.wire import WireClient
+from conformance.suite.verdicts import requirement
 from tests.robustness.target import DISCONNECTED, Target, error
 from tests.transport.netutil import TIMEOUT, connect, delivery, say, settle
 
-req = pytest.mark.req
 # Each differs from "@alice" or from each other only in case, Unicode normalisation, width,
 # script, or an invisible character the name rules allow: all are other names.
 LOOKALIKES = (
@@ -29,7 +27,7 @@ LOOKALIKES = (
 )
 
 
-@req("CONNECT-1", "CONNECT-3", "ROUTE-5", "ROUTE-13")
+@requirement("CONNECT-1", "CONNECT-3", "ROUTE-5", "ROUTE-13")
 def test_names_that_look_alike_are_other_names_and_none_reaches_the_other() -> None:
     assert len(set(LOOKALIKES)) == len(LOOKALIKES)
     with Target("--no-welcome") as target:
@@ -66,7 +64,7 @@ def impersonations(victim: str, room: str) -> list[dict[str, Any]]:
     return documents
 
 
-@req("CONNECT-5", "ROUTE-13", "DISCONNECT-4", "STATE-2", "STATE-3")
+@requirement("CONNECT-5", "ROUTE-13", "DISCONNECT-4", "STATE-2", "STATE-3")
 def test_no_action_under_another_name_changes_anything() -> None:
     with Target("--no-welcome") as target:
         alice, bob = connect(target.address, "@alice", "#a"), connect(target.address, "@bob", "#a")
@@ -93,7 +91,7 @@ def test_no_action_under_another_name_changes_anything() -> None:
         assert target.finish() == (0, [])
 
 
-@req("ROUTE-5", "ROUTE-12", "CONNECT-6")
+@requirement("ROUTE-5", "ROUTE-12", "CONNECT-6")
 def test_direct_messages_reach_their_recipient_only_and_are_never_kept() -> None:
     with Target("--no-welcome") as target:
         clients = [connect(target.address, f"@u{i}", "#all-here") for i in range(12)]
@@ -126,7 +124,7 @@ def race(
     replies[i] = client.recv_value()
 
 
-@req("CONNECT-3", "CONNECT-6")
+@requirement("CONNECT-3", "CONNECT-6")
 def test_racing_connects_for_one_name_have_exactly_one_winner() -> None:
     """40 connections send `connect` for one name at once, over ten rounds; half of them spell it
     in NFD, which is another name, so each round has exactly two winners."""

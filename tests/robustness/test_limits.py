@@ -10,17 +10,14 @@ import socket
 import threading
 import time
 
-import pytest
-
 from conformance.kit.wire import WireClient
+from conformance.suite.verdicts import requirement
 from tests.robustness.abusers import hog_until_cut_off
 from tests.robustness.bystander import Bystanders, undisturbed
 from tests.robustness.figures import record
 from tests.robustness.flood import SERVER_FULL, closed_by_server, dial, greeting
 from tests.robustness.target import DISCONNECTED, Target, error
 from tests.transport.netutil import settle
-
-req = pytest.mark.req
 
 
 def refused(socks: list[socket.socket]) -> int:
@@ -36,7 +33,7 @@ def refused(socks: list[socket.socket]) -> int:
     return count
 
 
-@req("LIMIT-5", "LIMIT-1")
+@requirement("LIMIT-5", "LIMIT-1")
 def test_a_connection_flood_is_refused_past_both_limits_and_the_limits_hold() -> None:
     total, per_address = 50, 40
     options = ("--max-connections", str(total), "--max-connections-per-address", str(per_address))
@@ -69,7 +66,7 @@ def test_a_connection_flood_is_refused_past_both_limits_and_the_limits_hold() ->
     assert undisturbed(report, "flood") == []
 
 
-@req("LIMIT-3", "LIMIT-1")
+@requirement("LIMIT-3", "LIMIT-1")
 def test_clients_that_never_connect_are_closed_after_the_connect_timeout() -> None:
     timeout_s = 1
     with Target("--no-welcome", "--connect-timeout-s", str(timeout_s)) as target:
@@ -116,7 +113,7 @@ def test_clients_that_never_connect_are_closed_after_the_connect_timeout() -> No
 QUEUE_OPTIONS = ("--no-welcome", "--outbound-queue-bytes", "65536", "--flush-timeout-ms", "2000")
 
 
-@req("LIMIT-4", "LIMIT-1", "FRAME-9")
+@requirement("LIMIT-4", "LIMIT-1", "FRAME-9")
 def test_a_client_cut_off_for_its_queue_gets_whole_frames_then_its_last_words() -> None:
     """The frame being written when the queue overflows must be finished, not cut short.
 
@@ -131,7 +128,7 @@ def test_a_client_cut_off_for_its_queue_gets_whole_frames_then_its_last_words() 
     assert [f for f in failures if f] == []
 
 
-@req("LIMIT-4", "LIMIT-1")
+@requirement("LIMIT-4", "LIMIT-1")
 def test_clients_that_send_but_never_read_are_cut_off_and_slow_no_one() -> None:
     attack_s, workers = 1.0, 3
     failures: list[str | None] = []

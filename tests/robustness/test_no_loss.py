@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import pytest
-
+from conformance.suite.verdicts import requirement
 from protocol import limits
 from tests.robustness.figures import record
 from tests.robustness.swarm import Load, run
 from tests.robustness.target import Target
 from tests.transport.netutil import connect, say, settle
 
-req = pytest.mark.req
 
-
-@req("ROUTE-1", "ROUTE-2", "ROUTE-3", "ROUTE-4", "ROUTE-5", "ROUTE-7", "ROUTE-8", "ROUTE-10")
-@req("CONNECT-2", "CONNECT-4", "CONNECT-6", "DISCONNECT-3", "DISCONNECT-5", "DISCONNECT-6")
+@requirement(
+    "ROUTE-1", "ROUTE-2", "ROUTE-3", "ROUTE-4", "ROUTE-5", "ROUTE-7", "ROUTE-8", "ROUTE-10"
+)
+@requirement("CONNECT-2", "CONNECT-4", "CONNECT-6", "DISCONNECT-3", "DISCONNECT-5", "DISCONNECT-6")
 def test_every_message_to_a_member_arrives_exactly_once_in_order_while_users_come_and_go() -> None:
     """50 users and 2 attackers for 4 s (tests/robustness/swarm.py; the ledger explains how a
     delivery is known to be required). The load must have done everything it says it does."""
@@ -32,7 +31,7 @@ def test_every_message_to_a_member_arrives_exactly_once_in_order_while_users_com
     assert report["deliveries_required"] > 5000
 
 
-@req("CONNECT-2")
+@requirement("CONNECT-2")
 def test_a_connect_gets_the_most_recent_history_of_its_rooms_up_to_the_limit() -> None:
     """Each room keeps `history_per_room` messages; a connect gets all of them, oldest first, or
     the most recent `history_on_connect` when there are more: with one, two and three rooms."""

@@ -14,9 +14,8 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
-
 from conformance.kit.wire import encode
+from conformance.suite.verdicts import requirement
 from tests.robustness.abusers import firehose, hog_until_cut_off
 from tests.robustness.bystander import Bystanders, undisturbed
 from tests.robustness.churn import churn
@@ -26,12 +25,11 @@ from tests.robustness.hostile_client import attack
 from tests.robustness.target import DISCONNECTED, Target, error
 from tests.transport.netutil import connect, settle
 
-req = pytest.mark.req
 RSS_TOLERANCE_KIB = 1024
 CYCLES = 1500
 
 
-@req("DISCONNECT-6", "CONNECT-6")
+@requirement("DISCONNECT-6", "CONNECT-6")
 def test_thousands_of_connect_disconnect_cycles_leave_nothing_behind() -> None:
     """Small connection limits: a leaked count per address would refuse the next connections."""
     limits = ("--max-connections", "40", "--max-connections-per-address", "30")
@@ -102,7 +100,7 @@ def abuse_round(target: Target, round_no: int) -> list[str]:
     return failures
 
 
-@req("LIMIT-3", "LIMIT-4", "LIMIT-5")
+@requirement("LIMIT-3", "LIMIT-4", "LIMIT-5")
 def test_bystanders_keep_their_latency_and_the_server_its_size_under_abuse() -> None:
     with Target(*OPTIONS) as target, Bystanders(target.address) as bystanders:
         fds, cold = target.fd_count(), target.rss_kib()

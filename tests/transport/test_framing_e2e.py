@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
-
+from conformance.suite.verdicts import requirement
 from tests.transport.netutil import connect, delivery, running_server, settle
 
-req = pytest.mark.req
 PACE_S = 0.01  # gap between writes, so that the server gets them in separate reads
 
 
@@ -18,7 +16,7 @@ def message(sender: str, target: str, text: str) -> bytes:
     return json.dumps(document, ensure_ascii=False).encode()
 
 
-@req("FRAME-1", "FRAME-2", "FRAME-3", "FRAME-4")
+@requirement("FRAME-1", "FRAME-2", "FRAME-3", "FRAME-4")
 def test_split_coalesced_and_bare_frames() -> None:
     with running_server() as server:
         alice, bob = connect(server.address, "@alice", "#a"), connect(server.address, "@bob", "#a")
@@ -35,7 +33,7 @@ def test_split_coalesced_and_bare_frames() -> None:
         assert settle(bob) == [delivery("#a", "@alice", "ünïcödé")] * 6
 
 
-@req("FRAME-6", "FRAME-7", "FRAME-8", "ERROR-1", "ERROR-2")
+@requirement("FRAME-6", "FRAME-7", "FRAME-8", "ERROR-1", "ERROR-2")
 def test_bad_frames_get_their_error_and_the_connection_goes_on() -> None:
     with running_server() as server:
         alice, bob = connect(server.address, "@alice", "#a"), connect(server.address, "@bob", "#a")
@@ -58,7 +56,7 @@ def test_bad_frames_get_their_error_and_the_connection_goes_on() -> None:
         assert settle(bob) == [delivery("#a", "@alice", "ok")] * 4
 
 
-@req("FRAME-9")
+@requirement("FRAME-9")
 def test_every_packet_is_compact_json_ended_by_one_newline() -> None:
     with running_server(welcome=True) as server:
         alice, bob = connect(server.address, "@alice", "#a"), connect(server.address, "@bob", "#a")

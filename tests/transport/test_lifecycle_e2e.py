@@ -12,6 +12,7 @@ import time
 import pytest
 
 from conformance.kit.wire import WireClient
+from conformance.suite.verdicts import requirement
 from tests.transport.netutil import (
     TIMEOUT,
     ServerProcess,
@@ -23,10 +24,8 @@ from tests.transport.netutil import (
 )
 from transport.server import ChatServer
 
-req = pytest.mark.req
 
-
-@req("DISCONNECT-1", "DISCONNECT-2", "CONNECT-6")
+@requirement("DISCONNECT-1", "DISCONNECT-2", "CONNECT-6")
 def test_clean_disconnect_is_answered_closed_and_frees_the_name() -> None:
     with running_server() as server:
         alice = connect(server.address, "@alice", "#a")
@@ -50,7 +49,7 @@ def connect_when_free(server: ChatServer, name: str) -> bool:
     return False
 
 
-@req("DISCONNECT-6", "CONNECT-6")
+@requirement("DISCONNECT-6", "CONNECT-6")
 @pytest.mark.parametrize("how", ["close", "reset"])
 def test_abrupt_close_or_reset_frees_name_and_rooms_and_others_go_on(how: str) -> None:
     with running_server() as server:
@@ -64,7 +63,7 @@ def test_abrupt_close_or_reset_frees_name_and_rooms_and_others_go_on(how: str) -
         assert connect_when_free(server, "@alice")
 
 
-@req("SHUTDOWN-1")
+@requirement("SHUTDOWN-1")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signal_stops_the_server_after_telling_every_client(signum: int) -> None:
     server = ServerProcess("--port", "0")
@@ -104,7 +103,7 @@ def test_a_port_in_use_is_one_line_and_exit_status_2() -> None:
     ]
 
 
-@req("LIMIT-4")
+@requirement("LIMIT-4")
 def test_a_client_that_never_reads_is_cut_off_and_slows_no_one() -> None:
     messages, text = 3000, "x" * 3000
     with running_server(outbound_queue_bytes=256 * 1024) as server:

@@ -6,15 +6,12 @@ import threading
 from collections import defaultdict
 from typing import Any
 
-import pytest
-
 from conformance.kit.wire import WireClient
+from conformance.suite.verdicts import requirement
 from tests.transport.netutil import TIMEOUT, connect, delivery, running_server, say, settle
 
-req = pytest.mark.req
 
-
-@req("ROUTE-1", "ROUTE-2", "ROUTE-3", "ROUTE-10")
+@requirement("ROUTE-1", "ROUTE-2", "ROUTE-3", "ROUTE-10")
 def test_many_concurrent_senders_reach_exactly_their_rooms_once_and_in_order() -> None:
     rooms = ["#red", "#green", "#blue"]
     per_sender = 20
@@ -53,7 +50,7 @@ def test_many_concurrent_senders_reach_exactly_their_rooms_once_and_in_order() -
             assert all(ns == list(range(per_sender)) for ns in by_sender.values())
 
 
-@req("ROUTE-5", "ROUTE-6", "ROUTE-7", "ROUTE-9", "ROUTE-11")
+@requirement("ROUTE-5", "ROUTE-6", "ROUTE-7", "ROUTE-9", "ROUTE-11")
 def test_direct_messages() -> None:
     with running_server() as server:
         alice, bob, carol = (connect(server.address, n, "#a") for n in ("@alice", "@bob", "@carol"))
@@ -64,7 +61,7 @@ def test_direct_messages() -> None:
         assert settle(carol) == []
 
 
-@req("ROUTE-8")
+@requirement("ROUTE-8")
 def test_all_reaches_everyone_connected_but_the_sender() -> None:
     with running_server() as server:
         clients = [connect(server.address, f"@u{i}", f"#r{i}") for i in range(12)]
@@ -76,7 +73,7 @@ def test_all_reaches_everyone_connected_but_the_sender() -> None:
         assert lurker.recv(timeout=0.2) is None
 
 
-@req("ROUTE-4", "DISCONNECT-3", "DISCONNECT-5", "CONNECT-4", "CONNECT-2")
+@requirement("ROUTE-4", "DISCONNECT-3", "DISCONNECT-5", "CONNECT-4", "CONNECT-2")
 def test_join_by_posting_leave_and_reconnect_to_replace_rooms() -> None:
     with running_server() as server:
         alice = connect(server.address, "@alice")
@@ -96,7 +93,7 @@ def test_join_by_posting_leave_and_reconnect_to_replace_rooms() -> None:
         assert [h["message"] for h in history] == ["let me in", "welcome", "gone?"]
 
 
-@req("CONNECT-3", "ROUTE-13", "STATE-2", "DISCONNECT-4")
+@requirement("CONNECT-3", "ROUTE-13", "STATE-2", "DISCONNECT-4")
 def test_nobody_can_act_as_someone_else() -> None:
     with running_server() as server:
         alice = connect(server.address, "@alice", "#a")
