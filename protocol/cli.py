@@ -19,6 +19,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     rules = sub.add_parser("rules", help="list the requirements")
     rules.add_argument("--profile", choices=PROFILES, default="full")
     rules.add_argument("--level", choices=LEVELS)
+    where = sub.add_parser(
+        "where",
+        help="where a rule is defined, enforced and tested",
+        description="Print a rule's text, the protocol data that defines it, the engine and "
+        "transport lines that enforce it (a `# ID` comment), and the conformance cases and "
+        "repository tests that cite it.",
+    )
+    where.add_argument("ids", nargs="*", metavar="ID", help="rule IDs, e.g. ROUTE-3")
+    where.add_argument("--all", action="store_true", help="every rule, in spec order")
     spec.set_defaults(run=run)
 
 
@@ -41,8 +50,28 @@ def run(args: argparse.Namespace) -> int:
             return 0
         changed = render.write()
         print(f"{render.SPEC_PATH}: {'updated' if changed else 'already current'}")
+    elif args.spec_command == "where":
+        return run_where(args.ids, args.all)
     elif args.spec_command == "rules":
         for r in requirements():
             if r.in_profile(args.profile) and args.level in (None, r.level):
                 print(f"{r.id:<14} {r.level:<6} {r.profile:<4} {r.text}")
+    return 0
+
+
+def run_where(ids: list[str], every: bool) -> int:
+    """Print where each rule is; exit 2 (usage) on an unknown ID, with the closest known one."""
+    from protocol.where import UnknownRule, report, where
+
+    if every == bool(ids):
+        print("jsonchat spec where: give rule IDs or --all", file=sys.stderr)
+        return 2
+    chosen = [r.id for r in requirements()] if every else ids
+    try:
+        found = [where(rule) for rule in chosen]
+    except UnknownRule as unknown:
+        hint = f"; did you mean {unknown.suggestion}?" if unknown.suggestion else ""
+        print(f"jsonchat spec where: no rule {unknown.rule}{hint}", file=sys.stderr)
+        return 2
+    print("\n".join(report(f) for f in found), end="")
     return 0
