@@ -194,12 +194,20 @@ def annotated_lines() -> Mapping[str, tuple[SourceLine, ...]]:
             for token in tokenize.generate_tokens(io.StringIO(text).readline):
                 if token.type != tokenize.COMMENT:
                     continue
-                number = token.start[0]
+                number = _decided_at(lines, token.start[0])
                 for rule in dict.fromkeys(_RULE_ID.findall(token.string)):
                     if rule in known:
                         line = SourceLine(relative, number, lines[number - 1].strip())
                         found.setdefault(rule, []).append(line)
     return {rule: tuple(lines) for rule, lines in found.items()}
+
+
+def _decided_at(lines: Sequence[str], number: int) -> int:
+    """The line a comment is about: its own, or for a comment on lines of its own the code line
+    after it."""
+    while number < len(lines) and lines[number - 1].lstrip().startswith("#"):
+        number += 1
+    return number
 
 
 @cache

@@ -207,7 +207,7 @@ def tick(state: State, now: float) -> tuple[Incoming, State]:
     """Time has passed: move on where what was waited for did not come."""
     if state.deadline is None or now < state.deadline or state.leaving:
         return Incoming(()), state
-    if state.stage in ("opening", "probing"):  # no welcome, or no reply to connect
+    if state.stage in ("opening", "probing"):  # CLIENT-2: no welcome, or no reply to connect
         return _join_rooms(state, now, answers=False)
     # joining a server that does not answer: no error came, so the name and rooms were taken
     lines = [connected_line(state)]
@@ -308,7 +308,7 @@ def receive(packet: Frame | Garbage, state: State, now: float = 0.0) -> tuple[In
     """One server message to lines for a person; fields it does not know are ignored (CLIENT-2)."""
     if isinstance(packet, Garbage):
         return Incoming((f"! ignored from the server: {packet.reason}",)), state
-    status = packet.get("status")
+    status = packet.get("status")  # CLIENT-2: only the fields it knows are read
     if status == "chat":
         return _chat(packet, state, now)
     if status == "error":
@@ -426,7 +426,7 @@ class StreamDecoder:
     """
 
     def __init__(self) -> None:
-        self._frames = FrameDecoder(MAX_SERVER_MESSAGE_BYTES)
+        self._frames = FrameDecoder(MAX_SERVER_MESSAGE_BYTES)  # CLIENT-1: `\n` or none between
 
     def feed(self, data: bytes) -> list[Frame | Garbage]:
         return [

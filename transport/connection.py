@@ -52,6 +52,6 @@ class Connection:
             sent -= size
             done += 1
         del out[:done]
-        if sent:
+        if sent:  # FRAME-9, ROUTE-10: the rest of a frame stays in front, so frames stay whole
             out[0] = memoryview(out[0])[sent:]
         self.waiting = bool(out)

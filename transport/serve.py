@@ -82,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
     def stop(signum: int, frame: FrameType | None) -> None:
         server.stop(wait=False)
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)  # SHUTDOWN-1: Ctrl-C stops the server cleanly
+    signal.signal(signal.SIGTERM, stop)  # SHUTDOWN-2: SIGTERM stops it the same way
     print(f"jsonchat: listening on {server.address[0]}:{server.address[1]}", flush=True)
     server.serve_forever()
     return 0

@@ -133,7 +133,8 @@ class ChatServer:
         try:
             while not self._stop_requested:
                 now = time.monotonic()
-                due = engine.next_deadline()  # a welcome or a held first frame (COMPAT-1, -3)
+                # COMPAT-1, COMPAT-2, COMPAT-3: a held welcome or first frame is due on time
+                due = engine.next_deadline()
                 if due is not None and due < next_tick:
                     next_tick = due
                 timeout = next_tick - now
@@ -144,11 +145,11 @@ class ChatServer:
                 now = time.monotonic()
                 if now >= next_tick:
                     next_tick = now + TICK_S
-                    self._apply(engine.handle(Tick(now)))
+                    self._apply(engine.handle(Tick(now)))  # LIMIT-3: the engine hears the time
                 self._flush_dirty()
                 if self._closing:
                     self._expire(now)
-            self._shutdown()
+            self._shutdown()  # SHUTDOWN-1: a stop ends the loop through the shutdown, always
         finally:
             self._release()
             self._stopped.set()
@@ -177,12 +178,13 @@ class ChatServer:
             except BlockingIOError:
                 return
             except OSError as error:
+                # DISCONNECT-7: out of descriptors or memory, accepting pauses; serving goes on
                 if error.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
                     log.warning("accept paused: %s", error.strerror)
                     self._accept_paused_until = now + ACCEPT_PAUSE_S
                     return
                 if error.errno in (errno.ECONNABORTED, errno.EPROTO):
-                    continue
+                    continue  # DISCONNECT-7: a client that reset before accept() is only gone
                 raise
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -192,6 +194,7 @@ class ChatServer:
             self._conns[conn.id] = conn
             self._selector.register(sock, _READ, conn)
             log.info("open", extra={"conn": conn.id, "peer": conn.peer})
+            # LIMIT-5: the engine counts connections per address, so it is told the address
             self._apply(self.engine.handle(ConnectionOpened(conn.id, now, peer[0])))
 
     def _read(self, conn: Connection) -> None:
@@ -203,12 +206,14 @@ class ChatServer:
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
-            data = b""
+            data = b""  # DISCONNECT-7: a reset is one more close, not an error of the server
         if not data:
-            self._lost(conn)
+            self._lost(conn)  # DISCONNECT-6: a close or reset without `disconnect`
             return
         engine = self.engine
         started = time.monotonic()
+        # COMPAT-2, FRAME-3, FRAME-4: each read goes to the engine whole and as it came, so that
+        # the framing sees the read boundaries and nothing else splits or joins frames
         self._apply(engine.handle(DataReceived(conn.id, data, started)))
         if time.monotonic() - started > TURN_BUDGET_S:
             conn.read_size = max(READ_MIN, conn.read_size // 2)
@@ -244,7 +249,7 @@ class ChatServer:
                     conn = conns[conn_id]
                     conn.out.append(data)
                     conn.queued += size
-                    if conn.queued > limit:
+                    if conn.queued > limit:  # LIMIT-4: a client that does not read
                         overflowing.append(conn)
                     dirty.add(conn)
             else:
@@ -256,10 +261,12 @@ class ChatServer:
                 # frame that is partly written (flush leaves that as a memoryview in front).
                 del conn.out[1 if conn.out and type(conn.out[0]) is memoryview else 0 :]
                 conn.queued = len(conn.out[0]) if conn.out else 0
-                self._apply(self.engine.handle(Kick(conn.id, "queue_full")))
+                self._apply(self.engine.handle(Kick(conn.id, "queue_full")))  # LIMIT-4
 
     def _close(self, conn: Connection, reason: str) -> None:
         conn.closing = True
+        # DISCONNECT-2, LIMIT-1, SHUTDOWN-1: what the engine sent before the close is flushed
+        # first (for at most `flush_timeout_ms`), so the last error and `disconnect` arrive
         conn.deadline = time.monotonic() + self._flush_timeout
         self._closing.pop(conn.id, None)  # closed again: to the back, with its new deadline
         self._closing[conn.id] = conn
@@ -280,12 +287,12 @@ class ChatServer:
             except (BlockingIOError, InterruptedError):
                 conn.waiting = True
             except OSError:
-                self._lost(conn)
+                self._lost(conn)  # DISCONNECT-7: a peer gone while written to is a lost one
                 return
         if conn.waiting != was_waiting:
             self._selector.modify(conn.sock, _READ_WRITE if conn.waiting else _READ, conn)
         if conn.closing and not conn.out:
-            self._half_close(conn)
+            self._half_close(conn)  # DISCONNECT-1: closed once everything queued is written
 
     def _half_close(self, conn: Connection) -> None:
         """Everything is written: send FIN, and wait (bounded) for the peer to close its side."""
@@ -324,7 +331,7 @@ class ChatServer:
         """Tell every client `disconnect`, flush for at most `flush_timeout_ms`, close all."""
         self._selector.unregister(self._listener)
         self._listener.close()
-        self._apply(self.engine.handle(Shutdown()))
+        self._apply(self.engine.handle(Shutdown()))  # SHUTDOWN-1: `disconnect` to every connection
         self._flush_dirty()
         deadline = time.monotonic() + self._flush_timeout
         while self._conns and time.monotonic() < deadline:
