@@ -236,7 +236,8 @@ def conformance_cases() -> Mapping[str, tuple[str, ...]]:
 def repository_tests() -> Mapping[str, tuple[str, ...]] | None:
     """Test ID to the rules it cites, for the tests of a checkout (None when not shipped)."""
     folder = ROOT / TESTS
-    return _cited_in(folder, {}) if (folder / "conftest.py").exists() else None
+    checkout = (ROOT / "pyproject.toml").exists() and (folder / "conftest.py").exists()
+    return _cited_in(folder, {}) if checkout else None
 
 
 def _cited_in(

@@ -161,6 +161,11 @@ def test_spec_reads_the_installed_protocol_data(install: Install) -> None:
     assert listed == [r.id for r in protocol.requirements()]
     check = install.run("spec", "render", "--check")  # the installed PROTOCOL.md is up to date
     assert check.returncode == 0, output(check)
+    # `spec where` reads the installed source as text: its lines and cases, and no tests/.
+    where = install.run("spec", "where", "SHUTDOWN-2")
+    assert where.returncode == 0, output(where)
+    assert "transport/serve.py:" in where.stdout and "conformance/cases/" in where.stdout
+    assert "repository tests" not in where.stdout
 
 
 def test_the_listing_names_cases_as_the_repository_does(install: Install) -> None:
