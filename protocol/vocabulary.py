@@ -21,7 +21,9 @@ class _Name(str, enum.Enum):
     """A member is its string: printed, formatted and compared as that string."""
 
     __str__ = str.__str__
-    __format__ = str.__format__
+
+    def __format__(self, format_spec: str) -> str:
+        return str.__format__(self, format_spec)
 
 
 class ErrorCode(_Name):

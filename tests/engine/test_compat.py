@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from engine.events import Close, DataReceived, Kick, Tick
+from protocol import ErrorCode
 from tests.engine.harness import Client, Net, chat, error
 
 req = pytest.mark.req
@@ -225,7 +226,7 @@ def test_a_bare_session_is_ended_with_the_error_alone() -> None:
     bare(alice, 0.0, action="dance")
     outputs = alice.net.apply(DataReceived(alice.conn, b'{"action":"dance"}', 0.0))
     assert alice.take()[-2:] == [error("dance is not a valid action"), error("Too Many Errors")]
-    assert outputs[-1] == Close(alice.conn, "too_many_errors")
+    assert outputs[-1] == Close(alice.conn, ErrorCode.TOO_MANY_ERRORS)
     assert net.raw[alice.conn].count(b"\n") == 4  # four packets, no `disconnect`
 
 
@@ -235,8 +236,8 @@ def test_a_bare_session_cut_off_by_the_transport_gets_one_packet() -> None:
     alice, bob = net.client(), net.client("@bob")
     bare_connect(alice, 0.0, "@alice")
     alice.take()
-    net.apply(Kick(alice.conn, "queue_full"))
-    net.apply(Kick(bob.conn, "queue_full"))
+    net.apply(Kick(alice.conn, ErrorCode.QUEUE_FULL))
+    net.apply(Kick(bob.conn, ErrorCode.QUEUE_FULL))
     assert alice.take() == [error("Outbound Queue Full")]
     assert bob.take() == [error("Outbound Queue Full"), DISCONNECTED]
 
