@@ -219,7 +219,7 @@ class Engine:
         address_full = bool(address) and (
             self._per_address.get(address, 0) >= self._max_per_address
         )
-        if address_full or len(self.sessions) >= self._max_connections:
+        if address_full or len(self.sessions) >= self._max_connections:  # LIMIT-5
             victim = self._evictable(address if address_full else None, event.now)
             if victim is None:  # LIMIT-5, LIMIT-1: the error, then disconnect, then the close
                 self._count(Outcome.SERVER_FULL)
@@ -234,8 +234,8 @@ class Engine:
         self.sessions[conn] = self._awaiting[conn] = session
         if address:
             self._per_address[address] = self._per_address.get(address, 0) + 1
-        if self._welcome:
-            if self._welcome_delay > 0:
+        if self._welcome:  # WELCOME-1
+            if self._welcome_delay > 0:  # COMPAT-1: held back until the first frame or the delay
                 self._welcome_due[conn] = session
             else:
                 self._send_welcome(session)
@@ -250,7 +250,7 @@ class Engine:
             self._frames(session, session.decoder.feed(event.data))
 
     def _frames(self, session: Session, frames: list[Frame]) -> None:
-        for frame in frames:
+        for frame in frames:  # FRAME-4, ROUTE-10: in the order they came
             if isinstance(frame, dict):
                 self._count(_FRAME)
                 self._on_frame(session, frame)
@@ -279,7 +279,7 @@ class Engine:
         # A frame written in pieces is not that habit, and judging it would depend on how the
         # pieces happened to be read (a replay could not reproduce the welcome).
         bare = not (session.saw_newline or session.split) and _NEWLINE not in data
-        if bare and session.conn in self._welcome_due and self._grace > 0:
+        if bare and session.conn in self._welcome_due and self._grace > 0:  # COMPAT-2
             # Whether a welcome goes out depends on it: give a `\n` a moment to follow, so that
             # how the bytes happened to be read does not decide (COMPAT-2).
             del self._welcome_due[session.conn]
@@ -287,7 +287,7 @@ class Engine:
             self._held_grace[session.conn] = event.now + self._grace
             return
         self._decide(session, bare)
-        if bare and session.welcomed and self._bare_delay > 0:
+        if bare and session.welcomed and self._bare_delay > 0:  # COMPAT-3
             self._count(Outcome.BARE_FIRST_FRAME_HELD)
             session.held = deque([frames])
             self._held_late[session.conn] = event.now + self._bare_delay
@@ -298,11 +298,11 @@ class Engine:
     def _decide(self, session: Session, bare: bool) -> None:
         """The session's framing is known: its welcome goes out now, or never (COMPAT-1, -2)."""
         session.framing = BARE if bare else LINES
-        pending = self._welcome and not session.welcomed
+        pending = self._welcome and not session.welcomed  # WELCOME-2: once at most
         self._welcome_due.pop(session.conn, None)
-        if pending and bare:
+        if pending and bare:  # COMPAT-2: no welcome for a one-object-per-read client
             self._count(Outcome.WELCOME_WITHHELD)
-        elif pending:
+        elif pending:  # COMPAT-1: a first frame ended by a newline releases the welcome
             self._send_welcome(session)
 
     def _release(self, session: Session) -> None:
@@ -330,7 +330,7 @@ class Engine:
         now = event.now
         while self._welcome_due:
             session = next(iter(self._welcome_due.values()))
-            if session.opened_at + self._welcome_delay > now:
+            if session.opened_at + self._welcome_delay > now:  # COMPAT-1
                 break
             del self._welcome_due[session.conn]
             self._send_welcome(session)
@@ -344,14 +344,14 @@ class Engine:
             self._release(session)
         while self._held_late:
             conn, release_at = next(iter(self._held_late.items()))
-            if release_at > now:
+            if release_at > now:  # COMPAT-3
                 break
             del self._held_late[conn]
             self._release(self.sessions[conn])
         deadline = now - self._connect_timeout
         while self._awaiting:
             session = next(iter(self._awaiting.values()))
-            if session.opened_at > deadline:
+            if session.opened_at > deadline:  # LIMIT-3
                 break
             self._kick(session, ErrorCode.CONNECT_TIMEOUT)  # LIMIT-3
 
@@ -455,7 +455,7 @@ class Engine:
                 )
             self._count(_SELF_MESSAGE if recipient is session else _DIRECT_MESSAGE)
             delivery = codec.encode_delivery(entry)
-            self._out.append(Send((recipient.conn,), delivery))  # ROUTE-5, ROUTE-6
+            self._out.append(Send((recipient.conn,), delivery))  # ROUTE-5, ROUTE-6, ROUTE-11
             return
         room = self._all if target == ALL else self._rooms.get(target)  # ROUTE-8: #all is everyone
         joining = target != ALL and target not in session.rooms
@@ -530,7 +530,7 @@ class Engine:
         if it has waited at least `evict_after_s` (LIMIT-3); None if there is none."""
         oldest = now - self._evict_after
         for session in self._awaiting.values():  # in order of opening
-            if session.opened_at > oldest:
+            if session.opened_at > oldest:  # LIMIT-3: only after `evict_after_s`
                 return None
             if address is None or session.address == address:
                 return session
