@@ -312,7 +312,7 @@ def receive(
     """One server message to lines for a person; fields it does not know are ignored (CLIENT-2)."""
     if isinstance(packet, Unreadable):
         return Incoming((f"! ignored from the server: {packet.reason}",)), state
-    status = packet.get("status")
+    status = packet.get("status")  # CLIENT-2: only the fields it knows are read
     if status == "chat":
         return _chat(packet, state, now)
     if status == "error":
@@ -435,5 +435,5 @@ class StreamDecoder:
     def feed(self, data: bytes) -> list[JsonObject | Unreadable]:
         return [
             frame if isinstance(frame, dict) else Unreadable(_UNREADABLE_REASONS[frame])
-            for frame in self._frames.feed(data)
+            for frame in self._frames.feed(data)  # CLIENT-1: lines or objects back to back
         ]
