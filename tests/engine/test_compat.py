@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from engine.events import Close, DataReceived, Kick, Tick
+from engine.outcomes import Outcome
 from protocol import ErrorCode
 from tests.engine.harness import Client, Net, chat, error
 
@@ -85,7 +86,7 @@ def test_a_bare_first_frame_before_the_welcome_means_no_welcome_ever() -> None:
     net.apply(Tick(10.0))
     bob.say("#a", "hi")
     assert alice.take() == [chat("#a", "@bob", "hi")]  # and no welcome, late or not
-    assert net.engine.outcomes["welcome_withheld"] == 1
+    assert net.engine.outcomes[Outcome.WELCOME_WITHHELD] == 1
 
 
 @req("COMPAT-2", "COMPAT-1")
@@ -253,7 +254,7 @@ def test_a_newcomer_takes_the_place_of_the_longest_waiting_connection() -> None:
     assert not newcomer.closed and not later.closed and not named.closed
     refused = net.client(now=32.0)  # `later` has waited 22 s only: not enough
     assert refused.take() == [error("Server Full"), DISCONNECTED] and refused.closed
-    assert net.engine.outcomes["evicted"] == 1
+    assert net.engine.outcomes[Outcome.EVICTED] == 1
 
 
 @req("LIMIT-3", "LIMIT-5")
