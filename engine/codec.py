@@ -12,13 +12,13 @@ from typing import Any
 
 import orjson
 
-from protocol import VERSION, error_text
+from protocol import VERSION, ErrorCode, error_text
 
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 
 def encode(message: Mapping[str, Any]) -> bytes:
-    return orjson.dumps(message, option=_NEWLINE)
+    return orjson.dumps(message, option=_NEWLINE)  # FRAME-9: compact, UTF-8, one newline
 
 
 # What `encode` writes around the single entry of a live delivery, cut where the entry goes.
@@ -32,18 +32,19 @@ def encode_delivery(entry: Mapping[str, str]) -> bytes:
     The same bytes as `encode` on the whole message, but only the entry is encoded: the
     message and list around it would cost a fifth of what a room message costs in the codec.
     """
-    return b"".join((_DELIVERY_HEAD, _dumps(entry), _DELIVERY_TAIL))
+    return b"".join((_DELIVERY_HEAD, _dumps(entry), _DELIVERY_TAIL))  # ROUTE-9
 
 
 @cache
-def error(code: str) -> bytes:
+def error(code: ErrorCode) -> bytes:
     """Error frames for the fixed texts; there are few, so each is encoded once."""
-    return encode({"status": "error", "message": error_text(code)})
+    return encode({"status": "error", "message": error_text(code)})  # ERROR-1
 
 
 def invalid_action(action: str) -> bytes:
     """Not cached: the text repeats what the peer sent, which is unbounded."""
-    return encode({"status": "error", "message": error_text("invalid_action", action=action)})
+    text = error_text(ErrorCode.INVALID_ACTION, action=action)  # VALIDATE-2
+    return encode({"status": "error", "message": text})
 
 
 _EMPTY_HISTORY = orjson.dumps({"status": "chat", "history": []}, option=_NEWLINE)
@@ -61,18 +62,19 @@ def history_within(history: Sequence[Mapping[str, Any]], limit: int) -> bytes:
     kept = 0
     for entry in reversed(history):
         size += len(orjson.dumps(entry)) + (1 if kept else 0)  # the comma between two entries
-        if size > limit:
+        if size > limit:  # COMPAT-4: the most recent entries that fit
             break
         kept += 1
     return encode({"status": "chat", "history": history[len(history) - kept :]})
 
 
-DISCONNECT = encode({"status": "disconnect"})
+DISCONNECT = encode({"status": "disconnect"})  # DISCONNECT-2, SHUTDOWN-1, LIMIT-1
 
 
 def left(room: str) -> bytes:
-    return encode({"status": "disconnect", "target": room})
+    return encode({"status": "disconnect", "target": room})  # DISCONNECT-3
 
 
 def welcome(text: str, limits: Mapping[str, int]) -> bytes:
-    return encode({"status": "welcome", "message": text, "version": VERSION, "limits": limits})
+    message = {"status": "welcome", "message": text, "version": VERSION, "limits": limits}
+    return encode(message)  # WELCOME-1

@@ -41,16 +41,36 @@ from engine.events import (
     Tick,
 )
 from engine.framing import Frame, FrameDecoder
+from engine.outcomes import ERROR_OUTCOMES, REFUSED, Outcome
 from engine.rooms import Room
 from engine.rules import requirement_hits
 from engine.validation import compiled
+from protocol import ErrorCode, SessionState, Trigger
 from protocol.statemachine import refusals, shared_machine, transition_table
 
-AWAITING, CONNECTED, CLOSED = "awaiting_connect", "connected", "closed"
+# Session states as the Machine sets them: exact `str`, which the per-frame comparisons need to
+# stay on CPython's fast path; taken from the vocabulary, not retyped.
+AWAITING = SessionState.AWAITING_CONNECT.value
+CONNECTED = SessionState.CONNECTED.value
+CLOSED = SessionState.CLOSED.value
 UNKNOWN, LINES, BARE = 0, 1, 2  # how a session frames what it sends: not yet known, `\n`, bare
 _NEWLINE = b"\n"
 ALL = "#all"
-_ACTIONS = ("connect", "message", "disconnect")
+_ACTIONS = (Trigger.CONNECT.value, Trigger.MESSAGE.value, Trigger.DISCONNECT.value)
+_LEAVE, _DISCONNECT = Trigger.LEAVE.value, Trigger.DISCONNECT.value
+# Members met on every frame, bound once: reading one from its enum class costs about as much
+# as a dict lookup in Python code (EnumType has a Python `__getattr__` path), a name here nothing.
+_FRAME, _ROOM_MESSAGE, _BROADCAST = Outcome.FRAME, Outcome.ROOM_MESSAGE, Outcome.BROADCAST
+_DIRECT_MESSAGE, _SELF_MESSAGE, _AUTO_JOIN = (
+    Outcome.DIRECT_MESSAGE,
+    Outcome.SELF_MESSAGE,
+    Outcome.AUTO_JOIN,
+)
+_INVALID_ACTION = ErrorCode.INVALID_ACTION
+# A kick carries the error of a limit (LIMIT-2 to LIMIT-5), which errors.json names.
+_KICK_CODES = frozenset(
+    code for code in ErrorCode if str(protocol.error_table()[code]["rule"]).startswith("LIMIT-")
+)
 _ENVELOPE = compiled("client/envelope")
 _ACTION_SCHEMAS = {action: compiled(f"client/{action}") for action in _ACTIONS}
 _BY_SEQUENCE = operator.itemgetter(0)
@@ -143,10 +163,10 @@ class Engine:
         self._out: list[Output] = []
         # The action handlers, by trigger of machine.json (`leave` is a disconnect with a target).
         self._actions: dict[str, Callable[[Session, dict[str, Any]], None]] = {
-            "connect": self._connect,
-            "message": self._message,
-            "leave": self._leave,
-            "disconnect": self._disconnect,
+            Trigger.CONNECT.value: self._connect,
+            Trigger.MESSAGE.value: self._message,
+            Trigger.LEAVE.value: self._leave,
+            Trigger.DISCONNECT.value: self._disconnect,
         }
         self._handlers: dict[type, Callable[[Any], None]] = {
             DataReceived: self._on_data,
@@ -199,23 +219,23 @@ class Engine:
         address_full = bool(address) and (
             self._per_address.get(address, 0) >= self._max_per_address
         )
-        if address_full or len(self.sessions) >= self._max_connections:
+        if address_full or len(self.sessions) >= self._max_connections:  # LIMIT-5
             victim = self._evictable(address if address_full else None, event.now)
-            if victim is None:
-                self._count("server_full")
+            if victim is None:  # LIMIT-5, LIMIT-1: the error, then disconnect, then the close
+                self._count(Outcome.SERVER_FULL)
                 self._out += [
-                    Send((conn,), codec.error("server_full") + codec.DISCONNECT),
-                    Close(conn, "server_full"),
+                    Send((conn,), codec.error(ErrorCode.SERVER_FULL) + codec.DISCONNECT),
+                    Close(conn, ErrorCode.SERVER_FULL),
                 ]
                 return
-            self._count("evicted")
-            self._kick(victim, "connect_timeout")
+            self._count(Outcome.EVICTED)
+            self._kick(victim, ErrorCode.CONNECT_TIMEOUT)  # LIMIT-3
         session = Session(conn, address, event.now, self._max_frame)
         self.sessions[conn] = self._awaiting[conn] = session
         if address:
             self._per_address[address] = self._per_address.get(address, 0) + 1
-        if self._welcome:
-            if self._welcome_delay > 0:
+        if self._welcome:  # WELCOME-1
+            if self._welcome_delay > 0:  # COMPAT-1: held back until the first frame or the delay
                 self._welcome_due[conn] = session
             else:
                 self._send_welcome(session)
@@ -230,12 +250,12 @@ class Engine:
             self._frames(session, session.decoder.feed(event.data))
 
     def _frames(self, session: Session, frames: list[Frame]) -> None:
-        for frame in frames:
+        for frame in frames:  # FRAME-4, ROUTE-10: in the order they came
             if isinstance(frame, dict):
-                self.outcomes["frame"] += 1
+                self._count(_FRAME)
                 self._on_frame(session, frame)
-            else:
-                self._reject(session, frame.value)
+            else:  # FRAME-6, FRAME-7, FRAME-8: only this frame is lost
+                self._reject(session, frame, ERROR_OUTCOMES[frame])
             if session.state == CLOSED:
                 break
 
@@ -259,7 +279,7 @@ class Engine:
         # A frame written in pieces is not that habit, and judging it would depend on how the
         # pieces happened to be read (a replay could not reproduce the welcome).
         bare = not (session.saw_newline or session.split) and _NEWLINE not in data
-        if bare and session.conn in self._welcome_due and self._grace > 0:
+        if bare and session.conn in self._welcome_due and self._grace > 0:  # COMPAT-2
             # Whether a welcome goes out depends on it: give a `\n` a moment to follow, so that
             # how the bytes happened to be read does not decide (COMPAT-2).
             del self._welcome_due[session.conn]
@@ -267,8 +287,8 @@ class Engine:
             self._held_grace[session.conn] = event.now + self._grace
             return
         self._decide(session, bare)
-        if bare and session.welcomed and self._bare_delay > 0:
-            self._count("bare_first_frame_held")
+        if bare and session.welcomed and self._bare_delay > 0:  # COMPAT-3
+            self._count(Outcome.BARE_FIRST_FRAME_HELD)
             session.held = deque([frames])
             self._held_late[session.conn] = event.now + self._bare_delay
             return
@@ -278,11 +298,11 @@ class Engine:
     def _decide(self, session: Session, bare: bool) -> None:
         """The session's framing is known: its welcome goes out now, or never (COMPAT-1, -2)."""
         session.framing = BARE if bare else LINES
-        pending = self._welcome and not session.welcomed
+        pending = self._welcome and not session.welcomed  # WELCOME-2: once at most
         self._welcome_due.pop(session.conn, None)
-        if pending and bare:
-            self._count("welcome_withheld")
-        elif pending:
+        if pending and bare:  # COMPAT-2: no welcome for a one-object-per-read client
+            self._count(Outcome.WELCOME_WITHHELD)
+        elif pending:  # COMPAT-1: a first frame ended by a newline releases the welcome
             self._send_welcome(session)
 
     def _release(self, session: Session) -> None:
@@ -297,20 +317,20 @@ class Engine:
 
     def _send_welcome(self, session: Session) -> None:
         session.welcomed = True
-        self._count("welcome")
+        self._count(Outcome.WELCOME)
         self._out.append(Send((session.conn,), self._welcome))
 
     def _on_lost(self, event: ConnectionLost) -> None:
         session = self.sessions.get(event.conn)
         if session is not None:
-            self._count("connection_lost")
-            self._end(session, "connection_lost")
+            self._count(Outcome.CONNECTION_LOST)
+            self._end(session, Trigger.CONNECTION_LOST)  # DISCONNECT-6
 
     def _on_tick(self, event: Tick) -> None:
         now = event.now
         while self._welcome_due:
             session = next(iter(self._welcome_due.values()))
-            if session.opened_at + self._welcome_delay > now:
+            if session.opened_at + self._welcome_delay > now:  # COMPAT-1
                 break
             del self._welcome_due[session.conn]
             self._send_welcome(session)
@@ -324,18 +344,20 @@ class Engine:
             self._release(session)
         while self._held_late:
             conn, release_at = next(iter(self._held_late.items()))
-            if release_at > now:
+            if release_at > now:  # COMPAT-3
                 break
             del self._held_late[conn]
             self._release(self.sessions[conn])
         deadline = now - self._connect_timeout
         while self._awaiting:
             session = next(iter(self._awaiting.values()))
-            if session.opened_at > deadline:
+            if session.opened_at > deadline:  # LIMIT-3
                 break
-            self._kick(session, "connect_timeout")
+            self._kick(session, ErrorCode.CONNECT_TIMEOUT)  # LIMIT-3
 
     def _on_kick(self, event: Kick) -> None:
+        if event.error not in _KICK_CODES:
+            raise UsageError(f"a kick needs the error code of a limit, not {event.error!r}")
         session = self.sessions.get(event.conn)
         if session is not None:
             self._kick(session, event.error)
@@ -344,11 +366,11 @@ class Engine:
         self._shut_down = True
         sessions = list(self.sessions.values())
         if sessions:
-            self._count("shutdown")
-            self._out.append(Send(tuple(s.conn for s in sessions), codec.DISCONNECT))
+            self._count(Outcome.SHUTDOWN)
+            self._out.append(Send(tuple(s.conn for s in sessions), codec.DISCONNECT))  # SHUTDOWN-1
         for session in sessions:
-            self._out.append(Close(session.conn, "shutdown"))
-            self._end(session, "shutdown")
+            self._out.append(Close(session.conn, Trigger.SHUTDOWN))
+            self._end(session, Trigger.SHUTDOWN)
 
     # -- frames -------------------------------------------------------------------------------
 
@@ -356,118 +378,133 @@ class Engine:
         action: Any = document.get("action")
         schema = _ACTION_SCHEMAS.get(action) if type(action) is str else None
         if schema is None or not schema.is_valid(document):
-            code = _ENVELOPE.error_code(document)
+            code = _ENVELOPE.error_code(document)  # VALIDATE-6: the envelope first
             if code is None and schema is not None:
                 code = schema.error_code(document)
-            if code is not None:
-                self._reject(session, code, action if type(action) is str else "")
+            if code is not None:  # VALIDATE-1, VALIDATE-2, VALIDATE-3, VALIDATE-4, VALIDATE-5
+                self._reject(
+                    session, code, ERROR_OUTCOMES[code], action if type(action) is str else ""
+                )
                 return
-        trigger = "leave" if action == "disconnect" and "target" in document else action
+        trigger = _LEAVE if action == _DISCONNECT and "target" in document else action
         try:
-            if (session.state, trigger) not in self._table:
+            if (session.state, trigger) not in self._table:  # STATE-1
                 self._refuse(session, trigger)
             self._actions[trigger](session, document)
         except ProtocolViolation as violation:
-            self._reject(session, violation.code, outcome=violation.outcome)
+            self._reject(session, violation.code, violation.outcome)
         else:
-            session.errors_in_row = 0
+            session.errors_in_row = 0  # LIMIT-2: errors in a row
 
-    def _reject(self, session: Session, code: str, action: str = "", outcome: str = "") -> None:
-        self._count(outcome or code)
-        data = codec.invalid_action(action) if code == "invalid_action" else codec.error(code)
-        self._out.append(Send((session.conn,), data))
+    def _reject(
+        self, session: Session, code: ErrorCode, outcome: Outcome, action: str = ""
+    ) -> None:
+        """Answer an erroneous frame with its one error (ERROR-1, ERROR-2, VALIDATE-6)."""
+        self._count(outcome)
+        # VALIDATE-2: the text repeats the action; ERROR-1: every other text is fixed
+        data = codec.invalid_action(action) if code == _INVALID_ACTION else codec.error(code)
+        self._out.append(Send((session.conn,), data))  # ERROR-2: one error, nothing else
         session.errors_in_row += 1
-        if session.errors_in_row >= self._max_errors:
-            self._kick(session, "too_many_errors")
+        if session.errors_in_row >= self._max_errors:  # LIMIT-2
+            self._kick(session, ErrorCode.TOO_MANY_ERRORS)
 
     # -- actions ------------------------------------------------------------------------------
 
     def _connect(self, session: Session, document: dict[str, Any]) -> None:
         name: str = document["user_name"]
         if session.state == CONNECTED:
-            if name != session.name:
-                raise ProtocolViolation("name_mismatch", "connect_mismatch")
-            outcome = "reconnect"
+            if name != session.name:  # CONNECT-5
+                raise ProtocolViolation(ErrorCode.NAME_MISMATCH, Outcome.CONNECT_MISMATCH)
+            outcome = Outcome.RECONNECT  # CONNECT-4
         else:
-            if name in self._names:
-                raise ProtocolViolation("name_taken", "name_taken")
-            outcome = "connect"
-            self._fire(session, "connect")
+            if name in self._names:  # CONNECT-3
+                raise ProtocolViolation(ErrorCode.NAME_TAKEN, Outcome.NAME_TAKEN)
+            outcome = Outcome.CONNECT
+            self._fire(session, Trigger.CONNECT)  # CONNECT-1, STATE-1
             session.name = name
             self._names[name] = session
             self._all.add(session.conn)
             del self._awaiting[session.conn]
         wanted = dict.fromkeys(document["targets"])
         with_all = wanted.pop(ALL, 0) is None
-        for room in [r for r in session.rooms if r not in wanted]:
+        for room in [r for r in session.rooms if r not in wanted]:  # CONNECT-4: replaced
             self._unsubscribe(session, room)
-        for room in wanted:
+        for room in wanted:  # CONNECT-1
             self._subscribe(session, room)
         self._count(outcome)
         history_rooms = [self._rooms[r] for r in wanted] + ([self._all] if with_all else [])
         entries = sorted((e for r in history_rooms for e in r.history), key=_BY_SEQUENCE)
         history = [entry for _, entry in entries[max(0, len(entries) - self._history_on_connect) :]]
-        reply = codec.encode({"status": "chat", "history": history})
-        if len(reply) > self._reply_bytes:
-            self._count("connect_reply_trimmed")
+        reply = codec.encode({"status": "chat", "history": history})  # CONNECT-2
+        if len(reply) > self._reply_bytes:  # COMPAT-4
+            self._count(Outcome.CONNECT_REPLY_TRIMMED)
             reply = codec.history_within(history, self._reply_bytes)
         self._out.append(Send((session.conn,), reply))
 
     def _message(self, session: Session, document: dict[str, Any]) -> None:
         sender = document["user_name"]
-        if sender != session.name:
-            raise ProtocolViolation("name_mismatch", "message_mismatch")
+        if sender != session.name:  # ROUTE-13
+            raise ProtocolViolation(ErrorCode.NAME_MISMATCH, Outcome.MESSAGE_MISMATCH)
         target: str = document["target"]
-        entry = {"target": target, "from": sender, "message": document["message"]}
+        entry = {"target": target, "from": sender, "message": document["message"]}  # ROUTE-9
         if target[0] == "@":
             recipient = self._names.get(target)
-            if recipient is None:
-                raise ProtocolViolation("target_not_connected", "target_not_connected")
-            self._count("self_message" if recipient is session else "direct_message")
-            self._out.append(Send((recipient.conn,), codec.encode_delivery(entry)))
+            if recipient is None:  # ROUTE-7
+                raise ProtocolViolation(
+                    ErrorCode.TARGET_NOT_CONNECTED, Outcome.TARGET_NOT_CONNECTED
+                )
+            self._count(_SELF_MESSAGE if recipient is session else _DIRECT_MESSAGE)
+            delivery = codec.encode_delivery(entry)
+            self._out.append(Send((recipient.conn,), delivery))  # ROUTE-5, ROUTE-6, ROUTE-11
             return
-        room = self._all if target == ALL else self._rooms.get(target)
+        room = self._all if target == ALL else self._rooms.get(target)  # ROUTE-8: #all is everyone
         joining = target != ALL and target not in session.rooms
-        if joining and len(session.rooms) >= self._max_rooms:
-            raise ProtocolViolation("too_many_rooms", "too_many_rooms")
+        if joining and len(session.rooms) >= self._max_rooms:  # ROUTE-14
+            raise ProtocolViolation(ErrorCode.TOO_MANY_ROOMS, Outcome.TOO_MANY_ROOMS)
         if room is not None:
-            recipients = room.others(session.conn)
+            recipients = room.others(session.conn)  # ROUTE-1, ROUTE-2, ROUTE-3, ROUTE-8
             if recipients:
                 self._out.append(Send(recipients, codec.encode_delivery(entry)))
-        if joining:
-            self._count("auto_join")
+        if joining:  # ROUTE-4: after the delivery to the members already there
+            self._count(_AUTO_JOIN)
             room = self._subscribe(session, target)
         assert room is not None
         self._sequence += 1
-        room.history.append((self._sequence, entry))
-        self._count("broadcast" if room is self._all else "room_message")
+        room.history.append((self._sequence, entry))  # ROUTE-12
+        self._count(_BROADCAST if room is self._all else _ROOM_MESSAGE)
 
     def _leave(self, session: Session, document: dict[str, Any]) -> None:
-        if document.get("user_name", session.name) != session.name:
-            raise ProtocolViolation("name_mismatch", "disconnect_mismatch")
+        if document.get("user_name", session.name) != session.name:  # DISCONNECT-4
+            raise ProtocolViolation(ErrorCode.NAME_MISMATCH, Outcome.DISCONNECT_MISMATCH)
         room: str = document["target"]
         if room != ALL:
-            self._unsubscribe(session, room)
-        self._count("leave")
-        self._out.append(Send((session.conn,), codec.left(room)))
+            self._unsubscribe(session, room)  # DISCONNECT-3, DISCONNECT-5
+        self._count(Outcome.LEAVE)
+        self._out.append(Send((session.conn,), codec.left(room)))  # DISCONNECT-3
 
     def _disconnect(self, session: Session, document: dict[str, Any]) -> None:
-        if session.state == CONNECTED and document.get("user_name", session.name) != session.name:
-            raise ProtocolViolation("name_mismatch", "disconnect_mismatch")
-        self._count("disconnect")
-        self._out += [Send((session.conn,), codec.DISCONNECT), Close(session.conn, "disconnect")]
-        self._end(session, "disconnect")
+        claimed = document.get("user_name", session.name)
+        if session.state == CONNECTED and claimed != session.name:  # DISCONNECT-4
+            raise ProtocolViolation(ErrorCode.NAME_MISMATCH, Outcome.DISCONNECT_MISMATCH)
+        self._count(Outcome.DISCONNECT)
+        self._out += [
+            Send((session.conn,), codec.DISCONNECT),  # DISCONNECT-2: the answer, before
+            Close(session.conn, Trigger.DISCONNECT),  # DISCONNECT-1: the close
+        ]
+        self._end(session, Trigger.DISCONNECT)
 
     # -- sessions and rooms -------------------------------------------------------------------
 
     def _refuse(self, session: Session, trigger: str) -> None:
-        """Refuse an event the state machine does not allow in the session's state."""
-        refusal = self._refusals.get((session.state, trigger))
-        if refusal is None:
-            raise UsageError(f"{trigger} in state {session.state} has no transition or refusal")
-        raise ProtocolViolation(refusal.error, f"refused_{trigger}")
+        """Refuse an event the state machine does not allow in the session's state.
 
-    def _fire(self, session: Session, trigger: str) -> None:
+        machine.json refuses every client event that has no transition from a state a session
+        can be in when a frame comes (tests/engine/test_outcomes.py), so the lookup cannot fail.
+        """
+        refusal = self._refusals[(session.state, trigger)]
+        raise ProtocolViolation(refusal.error, REFUSED[refusal.trigger])  # STATE-2, STATE-3
+
+    def _fire(self, session: Session, trigger: Trigger) -> None:
         """Change state through the Machine; self-loops are skipped, they change nothing."""
         if self._table.get((session.state, trigger)) != session.state:
             self._machine.events[trigger].trigger(session)
@@ -484,7 +521,7 @@ class Engine:
         room = self._rooms.get(name)
         if room is not None:
             room.discard(session.conn)
-            if not room:
+            if not room:  # ROUTE-12: a room with no member is dropped, its history with it
                 del self._rooms[name]
         session.rooms.pop(name, None)
 
@@ -493,23 +530,24 @@ class Engine:
         if it has waited at least `evict_after_s` (LIMIT-3); None if there is none."""
         oldest = now - self._evict_after
         for session in self._awaiting.values():  # in order of opening
-            if session.opened_at > oldest:
+            if session.opened_at > oldest:  # LIMIT-3: only after `evict_after_s`
                 return None
             if address is None or session.address == address:
                 return session
         return None
 
-    def _kick(self, session: Session, code: str) -> None:
-        self._count(code)
-        data = codec.error(code)
-        if session.framing == BARE:
-            self._count("bare_kick")  # the error alone: one packet (COMPAT-5)
+    def _kick(self, session: Session, code: ErrorCode) -> None:
+        """End a session at a limit: its error, then `disconnect`, then the close (LIMIT-1)."""
+        self._count(ERROR_OUTCOMES[code])
+        data = codec.error(code)  # LIMIT-1
+        if session.framing == BARE:  # COMPAT-5: the error alone, one packet
+            self._count(Outcome.BARE_KICK)
         else:
-            data += codec.DISCONNECT
+            data += codec.DISCONNECT  # LIMIT-1
         self._out += [Send((session.conn,), data), Close(session.conn, code)]
-        self._end(session, "kick")
+        self._end(session, Trigger.KICK)
 
-    def _end(self, session: Session, trigger: str) -> None:
+    def _end(self, session: Session, trigger: Trigger) -> None:
         self._fire(session, trigger)
         conn = session.conn
         del self.sessions[conn]
@@ -517,7 +555,7 @@ class Engine:
         self._welcome_due.pop(conn, None)
         self._held_grace.pop(conn, None)
         self._held_late.pop(conn, None)
-        if session.name is not None:
+        if session.name is not None:  # CONNECT-6, DISCONNECT-6: the name and rooms are free
             del self._names[session.name]
             self._all.discard(conn)
             for room in list(session.rooms):
@@ -529,5 +567,6 @@ class Engine:
             else:
                 del self._per_address[session.address]
 
-    def _count(self, outcome: str) -> None:
+    def _count(self, outcome: Outcome) -> None:
+        """The one place an outcome is counted (engine/rules.py turns counts into rules)."""
         self.outcomes[outcome] += 1

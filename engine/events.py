@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from protocol import ErrorCode, Trigger
+
 ConnId = int
 
 
@@ -42,10 +44,13 @@ class Tick:
 
 @dataclass(frozen=True, slots=True)
 class Kick:
-    """The transport ends a session for a reason only it can see (e.g. `queue_full`)."""
+    """The transport ends a session for a reason only it can see (e.g. `queue_full`).
+
+    `error` is the error of a limit (errors.json: a `LIMIT-` rule); any other is a `UsageError`.
+    """
 
     conn: ConnId
-    error: str
+    error: ErrorCode
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +76,13 @@ class Send:
 class Close:
     """Close the connection once everything sent to it before has been written.
 
-    `reason` is `disconnect`, `shutdown` or the error code of a limit (`too_many_errors`,
-    `connect_timeout`, `queue_full`, `server_full`), for the transport's logs.
+    `reason` is the event that ended the session (`disconnect`, `shutdown`) or the error code of
+    the limit that did (`too_many_errors`, `connect_timeout`, `queue_full`, `server_full`), for
+    the transport's logs; either is a `str`.
     """
 
     conn: ConnId
-    reason: str
+    reason: Trigger | ErrorCode
 
 
 Output = Send | Close

@@ -14,11 +14,12 @@ valid JSON the first `}` at depth zero is the last byte. Everything else goes th
 
 from __future__ import annotations
 
-import enum
 import re
 from typing import Any
 
 import orjson
+
+from protocol import ErrorCode
 
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
@@ -40,15 +41,11 @@ def _byte_offset(line: bytes, chars: int) -> int:
     return chars if line.isascii() else len(line.decode("utf-8", "replace")[:chars].encode())
 
 
-class FrameError(enum.Enum):
-    """A frame that cannot be a client message; `value` is the protocol error code."""
+# A frame that cannot be a client message is decoded to the error it earns (FRAME-6 to FRAME-8).
+FRAME_ERRORS = (ErrorCode.FRAME_TOO_LONG, ErrorCode.MALFORMED_UTF8, ErrorCode.MALFORMED_JSON)
+_TOO_LONG, _MALFORMED_UTF8, _MALFORMED_JSON = FRAME_ERRORS  # no enum lookup on the way
 
-    TOO_LONG = "frame_too_long"
-    MALFORMED_UTF8 = "malformed_utf8"
-    MALFORMED_JSON = "malformed_json"
-
-
-Frame = dict[str, Any] | FrameError
+Frame = dict[str, Any] | ErrorCode
 
 
 def parse(frame: bytes) -> Frame:
@@ -62,16 +59,16 @@ def parse(frame: bytes) -> Frame:
         document = _loads(frame)
     except _JSONDecodeError:
         return _malformed(frame)
-    return document if type(document) is dict else FrameError.MALFORMED_JSON
+    return document if type(document) is dict else _MALFORMED_JSON  # FRAME-8
 
 
-def _malformed(frame: bytes) -> FrameError:
+def _malformed(frame: bytes) -> ErrorCode:
     """The error for a frame orjson rejected: FRAME-7's own when it is not UTF-8 at all."""
     try:
         frame.decode("utf-8")
     except UnicodeDecodeError:
-        return FrameError.MALFORMED_UTF8
-    return FrameError.MALFORMED_JSON
+        return _MALFORMED_UTF8  # FRAME-7
+    return _MALFORMED_JSON  # FRAME-8
 
 
 # The scanner's modes (plain ints: an Enum member lookup costs more than the fast path).
@@ -114,7 +111,7 @@ class FrameDecoder:
             and data.find(b"\n") == last
         ):
             try:
-                return [_loads(data)]
+                return [_loads(data)]  # FRAME-1
             except _JSONDecodeError:
                 if data.find(b"}") < 0:
                     return [_malformed(data)]
@@ -125,7 +122,7 @@ class FrameDecoder:
         pos, end = 0, len(data)
         while pos < end:
             if self._mode is BETWEEN:
-                if data[pos] in _WHITESPACE:
+                if data[pos] in _WHITESPACE:  # FRAME-5: blank runs between frames are skipped
                     pos = _BLANK.match(data, pos).end()  # type: ignore[union-attr]
                     if pos == end:
                         break
@@ -142,7 +139,7 @@ class FrameDecoder:
                             frames.append(document)
                             pos = stop + 1
                             continue
-                    taken = self._glued_object(data, pos, stop, frames, line_error)
+                    taken = self._glued_object(data, pos, stop, frames, line_error)  # FRAME-4
                     if taken:
                         pos += taken
                         continue
@@ -180,7 +177,7 @@ class FrameDecoder:
                     except _JSONDecodeError:
                         document = None
                 object_size = len(window[:first].rstrip(_LINE_WHITESPACE))
-                if type(document) is dict and object_size <= self._max:
+                if type(document) is dict and object_size <= self._max:  # FRAME-2, FRAME-4
                     frames.append(document)
                     return first
             if whole_line:
@@ -228,7 +225,7 @@ class FrameDecoder:
                 self._keep(data, pos, end, frames)
                 return end
             byte = data[stop]
-            if byte == _NEWLINE:
+            if byte == _NEWLINE:  # FRAME-5: a newline ends the frame, even inside an object
                 self._keep(data, pos, stop, frames)
                 self._finish(frames)
                 return stop + 1
@@ -246,7 +243,7 @@ class FrameDecoder:
                 self._mode = STRING
             else:
                 self._depth -= 1
-                if self._depth == 0:
+                if self._depth == 0:  # FRAME-2, FRAME-4: the object ends at its closing brace
                     self._finish(frames)
                     return pos
         return pos
@@ -258,12 +255,12 @@ class FrameDecoder:
         self._size += stop - start
         if self._oversize:
             return
-        if self._size > self._max:
+        if self._size > self._max:  # FRAME-6
             self._oversize = True
             self._parts.clear()
-            frames.append(FrameError.TOO_LONG)
+            frames.append(_TOO_LONG)  # FRAME-6: reported once, the rest not kept
             return
-        self._parts.append(data[start:stop])
+        self._parts.append(data[start:stop])  # FRAME-3: a frame reassembled across reads
 
     def _finish(self, frames: list[Frame]) -> None:
         if self._size and not self._oversize:

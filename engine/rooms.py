@@ -28,7 +28,7 @@ class Room:
         self._members: dict[ConnId, None] = {}
         self._others: dict[ConnId, tuple[ConnId, ...]] = {}
         self._tuple: tuple[ConnId, ...] | None = ()
-        self.history: deque[HistoryEntry] = deque(maxlen=history_size)
+        self.history: deque[HistoryEntry] = deque(maxlen=history_size)  # ROUTE-12: the last N
 
     def add(self, conn: ConnId) -> None:
         if conn not in self._members:
@@ -62,7 +62,7 @@ class Room:
         others = self._others.get(conn)
         if others is None:
             members = self.members
-            if conn in self._members:
+            if conn in self._members:  # ROUTE-3: never back to the sender
                 i = members.index(conn)
                 others = members[:i] + members[i + 1 :]
             else:

@@ -22,7 +22,7 @@ from functools import cache
 from math import inf
 from typing import Any
 
-from protocol import schema, schema_keyword_errors
+from protocol import ErrorCode, schema, schema_keyword_errors
 
 Check = Callable[[Any], bool]
 ANNOTATIONS = frozenset({"$schema", "$id", "title", "description", "examples"})
@@ -270,12 +270,12 @@ class CompiledSchema:
         self._node = _Node.of(schema(name))
         self._ranks = schema_keyword_errors()
 
-    def error_code(self, document: Any) -> str | None:
+    def error_code(self, document: Any) -> ErrorCode | None:
         """The protocol error code for `document`, or None when it is valid."""
         ranks = [self._rank(k, at_root) for k, at_root in self._node.failures(document, True)]
         return min(ranks)[1] if ranks else None
 
-    def _rank(self, keyword: str, at_root: bool) -> tuple[int, str]:
+    def _rank(self, keyword: str, at_root: bool) -> tuple[int, ErrorCode]:
         for rank, (known, root_only, code) in enumerate(self._ranks):
             if known == keyword and (at_root or not root_only):
                 return rank, code

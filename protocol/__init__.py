@@ -14,6 +14,36 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
+from protocol.vocabulary import ErrorCode, SessionState, Trigger
+
+__all__ = [
+    "ALL_SCHEMAS",
+    "CLIENT_SCHEMAS",
+    "LEVELS",
+    "PROFILES",
+    "SERVER_SCHEMAS",
+    "VERSION",
+    "ErrorCode",
+    "Level",
+    "Profile",
+    "Requirement",
+    "SessionState",
+    "Trigger",
+    "error_rule",
+    "error_table",
+    "error_text",
+    "fixtures",
+    "limit_table",
+    "limits",
+    "load_json",
+    "machine_spec",
+    "requirements",
+    "requirements_by_id",
+    "schema",
+    "schema_keyword_errors",
+    "sections",
+]
+
 Level = Literal["MUST", "SHOULD", "MAY"]
 Profile = Literal["core", "full"]
 LEVELS: tuple[Level, ...] = ("MUST", "SHOULD", "MAY")
@@ -92,10 +122,10 @@ def error_table() -> Mapping[str, Mapping[str, Any]]:
 
 
 @cache
-def schema_keyword_errors() -> tuple[tuple[str, bool, str], ...]:
+def schema_keyword_errors() -> tuple[tuple[str, bool, ErrorCode], ...]:
     """(keyword, only at the document root, error code) in precedence order: first match wins."""
     return tuple(
-        (e["keyword"], e.get("at") == "root", e["error"])
+        (e["keyword"], e.get("at") == "root", ErrorCode(e["error"]))
         for e in load_json("errors.json")["schema_keywords"]
     )
 

@@ -15,16 +15,16 @@ from functools import cache
 
 from transitions import Machine
 
-from protocol import error_rule, error_text, machine_spec
+from protocol import ErrorCode, SessionState, Trigger, error_rule, error_text, machine_spec
 
 
 @dataclass(frozen=True)
 class Refusal:
     """An event that is illegal in a state, and the protocol error that answers it."""
 
-    trigger: str
-    source: str
-    error: str
+    trigger: Trigger
+    source: SessionState
+    error: ErrorCode
     requirements: tuple[str, ...]
 
 
@@ -67,7 +67,10 @@ def refusals() -> Mapping[tuple[str, str], Refusal]:
     from errors.json, which names the rule of every error."""
     return {
         (r["source"], r["trigger"]): Refusal(
-            r["trigger"], r["source"], r["error"], (error_rule(r["error"], r["trigger"]),)
+            Trigger(r["trigger"]),
+            SessionState(r["source"]),
+            ErrorCode(r["error"]),
+            (error_rule(r["error"], r["trigger"]),),
         )
         for r in machine_spec()["refusals"]
     }

@@ -16,7 +16,7 @@ import jsonschema
 from jsonschema import ValidationError
 from jsonschema.protocols import Validator
 
-from protocol import error_text, schema, schema_keyword_errors
+from protocol import ErrorCode, error_text, schema, schema_keyword_errors
 
 Draft = Literal["2020-12", "draft-07"]
 _BASES = {"2020-12": jsonschema.Draft202012Validator, "draft-07": jsonschema.Draft7Validator}
@@ -50,7 +50,7 @@ def is_valid(name: str, document: Any, draft: Draft = "2020-12") -> bool:
     return bool(reference_validator(name, draft).is_valid(document))
 
 
-def _rank(error: ValidationError) -> tuple[int, str]:
+def _rank(error: ValidationError) -> tuple[int, ErrorCode]:
     """Where a failing keyword stands in the precedence of errors.json, and its error code."""
     at_root = not error.absolute_path
     for rank, (keyword, root_only, code) in enumerate(schema_keyword_errors()):
@@ -59,7 +59,7 @@ def _rank(error: ValidationError) -> tuple[int, str]:
     raise LookupError(f"keyword {error.validator!r} fails but errors.json does not map it")
 
 
-def error_codes(name: str, document: Any) -> list[str]:
+def error_codes(name: str, document: Any) -> list[ErrorCode]:
     """Every distinct protocol error code `document` earns against schema `name`, the one sent
     first (empty when it is valid).
 
@@ -70,13 +70,13 @@ def error_codes(name: str, document: Any) -> list[str]:
     return list(dict.fromkeys(code for _, code in ranked))
 
 
-def error_code(name: str, document: Any) -> str | None:
+def error_code(name: str, document: Any) -> ErrorCode | None:
     """The protocol error code for `document` against schema `name`, or None when it is valid."""
     codes = error_codes(name, document)
     return codes[0] if codes else None
 
 
-def client_error_codes(document: Any) -> list[str]:
+def client_error_codes(document: Any) -> list[ErrorCode]:
     """`error_codes` as a server applies them to a client document: the envelope first, then
     the schema its `action` names, whatever schema the document was made from; so a `message`
     whose `action` is `5` gets `Invalid Field Type` (the envelope's), not `5 is not a valid
@@ -98,7 +98,7 @@ def client_error_message(document: Any) -> str | None:
     return _text(codes[0] if codes else None, document)
 
 
-def _text(code: str | None, document: Any) -> str | None:
+def _text(code: ErrorCode | None, document: Any) -> str | None:
     if code is None:
         return None
     action = document.get("action") if isinstance(document, dict) else None

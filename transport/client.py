@@ -124,7 +124,7 @@ class _Session:
             result, self._state = step(self._state)
         return result
 
-    def send(self, *frames: core.Frame) -> None:
+    def send(self, *frames: core.JsonObject) -> None:
         self.sock.sendall(b"".join(map(encode, frames)))
 
     def end(self, ending: core.Ending) -> None:

@@ -30,10 +30,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.codec import encode
-from engine.framing import FrameDecoder, FrameError
-from protocol import error_text, limits, schema
+from engine.framing import FrameDecoder
+from protocol import ErrorCode, error_text, limits, schema
 
-Frame = dict[str, Any]
+JsonObject = dict[str, Any]  # one message, to the server or from it
 ALL = "#all"
 MAX_NAME_BYTES = limits()["max_name_bytes"]
 MAX_MESSAGE_BYTES = limits()["max_message_bytes"]
@@ -41,8 +41,8 @@ MAX_FRAME_BYTES = limits()["max_frame_bytes"]
 MAX_TARGETS = limits()["max_targets"]
 # A connect reply holds up to 50 entries of 3800-byte texts, which JSON escapes can grow sixfold.
 MAX_SERVER_MESSAGE_BYTES = 4 * 1024 * 1024
-NAME_TAKEN = error_text("name_taken")
-NOT_CONNECTED = error_text("target_not_connected")
+NAME_TAKEN = error_text(ErrorCode.NAME_TAKEN)
+NOT_CONNECTED = error_text(ErrorCode.TARGET_NOT_CONNECTED)
 # The characters the server refuses in names (VALIDATE-5), taken from the schema, not retyped.
 _BAD_NAME_CHARS = re.compile(schema("client/connect")["properties"]["user_name"]["not"]["pattern"])
 # Control characters from the server would drive the terminal (escape sequences): shown escaped.
@@ -104,8 +104,10 @@ class State:
 
 
 @dataclass(frozen=True)
-class Send:
-    frames: tuple[Frame, ...]
+class Outgoing:
+    """Messages for the server, from a typed line (the engine's `Send` is the server's output)."""
+
+    frames: tuple[JsonObject, ...]
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ class Quit:
     pass
 
 
-Action = Send | Show | Quit
+Action = Outgoing | Show | Quit
 
 
 class Ending(enum.Enum):
@@ -135,11 +137,11 @@ class Ending(enum.Enum):
 class Incoming:
     lines: tuple[str, ...]
     end: Ending | None = None
-    send: tuple[Frame, ...] = ()  # frames opening the session asks for
+    send: tuple[JsonObject, ...] = ()  # frames opening the session asks for
 
 
 @dataclass(frozen=True)
-class Garbage:
+class Unreadable:
     """Server bytes that are no JSON object: reported, skipped, and the stream goes on."""
 
     reason: str
@@ -173,7 +175,7 @@ def parse_rooms(text: str) -> tuple[str, ...]:
     return rooms
 
 
-def connect(state: State, new_rooms: tuple[str, ...] | None = None) -> tuple[Frame, State]:
+def connect(state: State, new_rooms: tuple[str, ...] | None = None) -> tuple[JsonObject, State]:
     """The connect that opens the session, and again on each /join (CONNECT-4).
 
     A reply is expected (and its history wanted) unless the server has shown it sends none.
@@ -216,7 +218,7 @@ def tick(state: State, now: float) -> tuple[Incoming, State]:
     return Incoming(tuple(lines)), replace(state, stage="ready", deadline=None)
 
 
-def goodbye(state: State) -> tuple[Frame, State]:
+def goodbye(state: State) -> tuple[JsonObject, State]:
     return {"action": "disconnect"}, replace(state, leaving=True)
 
 
@@ -253,7 +255,7 @@ def _message(target: str, body: str, state: State) -> tuple[Action, State]:
         return _hint(f"not sent: over {MAX_FRAME_BYTES} bytes once quotes are escaped"), state
     joins = target.startswith("#") and target != ALL and target not in state.rooms  # ROUTE-4
     rooms = (*state.rooms, target) if joins else state.rooms
-    return Send((frame,)), replace(state, rooms=rooms, last_target=target)
+    return Outgoing((frame,)), replace(state, rooms=rooms, last_target=target)
 
 
 def _command(words: list[str], state: State) -> tuple[Action, State]:
@@ -287,7 +289,7 @@ def _join(rooms: tuple[str, ...], state: State) -> tuple[Action, State]:
         return _hint(f"not joined: at most {MAX_TARGETS} rooms"), state
     new_rooms = tuple(r for r in rooms if r not in state.rooms)
     frame, joined = connect(replace(state, rooms=wanted, last_target=rooms[-1]), new_rooms)
-    return Send((frame,)), joined
+    return Outgoing((frame,)), joined
 
 
 def _leave(rooms: tuple[str, ...], state: State) -> tuple[Action, State]:
@@ -298,15 +300,17 @@ def _leave(rooms: tuple[str, ...], state: State) -> tuple[Action, State]:
     frames = tuple({"action": "disconnect", "user_name": state.name, "target": r} for r in rooms)
     last = None if state.last_target in rooms else state.last_target
     kept = tuple(r for r in state.rooms if r not in rooms)
-    return Send(frames), replace(state, rooms=kept, last_target=last)
+    return Outgoing(frames), replace(state, rooms=kept, last_target=last)
 
 
 # -- server messages ------------------------------------------------------------------------------
 
 
-def receive(packet: Frame | Garbage, state: State, now: float = 0.0) -> tuple[Incoming, State]:
+def receive(
+    packet: JsonObject | Unreadable, state: State, now: float = 0.0
+) -> tuple[Incoming, State]:
     """One server message to lines for a person; fields it does not know are ignored (CLIENT-2)."""
-    if isinstance(packet, Garbage):
+    if isinstance(packet, Unreadable):
         return Incoming((f"! ignored from the server: {packet.reason}",)), state
     status = packet.get("status")  # CLIENT-2: only the fields it knows are read
     if status == "chat":
@@ -331,7 +335,7 @@ def receive(packet: Frame | Garbage, state: State, now: float = 0.0) -> tuple[In
     return Incoming((f"! unknown message from the server: {_preview(packet)}",)), state
 
 
-def _welcome(packet: Frame, state: State, now: float) -> tuple[Incoming, State]:
+def _welcome(packet: JsonObject, state: State, now: float) -> tuple[Incoming, State]:
     version = packet.get("version")
     welcome = _text(packet.get("message"), "connected")
     line = f"* {welcome}" + (f" (protocol v{version})" if version else "")
@@ -345,7 +349,7 @@ def _welcome(packet: Frame, state: State, now: float) -> tuple[Incoming, State]:
     return Incoming((line,), send=(probe,)), after
 
 
-def _chat(packet: Frame, state: State, now: float) -> tuple[Incoming, State]:
+def _chat(packet: JsonObject, state: State, now: float) -> tuple[Incoming, State]:
     """A delivery, or the reply to a `connect`. A delivery holds one entry, so the reply to the
     probe (no room, so no history) cannot be mistaken; once the server is known to answer, the
     first `chat` after a `connect` is its reply, since the server answers before it delivers."""
@@ -410,10 +414,10 @@ def kind_of(line: str) -> str:
 
 # -- the byte stream ------------------------------------------------------------------------------
 
-_GARBAGE_REASONS = {
-    FrameError.MALFORMED_JSON: "a line that is not a JSON object",
-    FrameError.MALFORMED_UTF8: "a line that is not UTF-8",
-    FrameError.TOO_LONG: f"a message over {MAX_SERVER_MESSAGE_BYTES} bytes",
+_UNREADABLE_REASONS = {
+    ErrorCode.MALFORMED_JSON: "a line that is not a JSON object",
+    ErrorCode.MALFORMED_UTF8: "a line that is not UTF-8",
+    ErrorCode.FRAME_TOO_LONG: f"a message over {MAX_SERVER_MESSAGE_BYTES} bytes",
 }
 
 
@@ -428,8 +432,8 @@ class StreamDecoder:
     def __init__(self) -> None:
         self._frames = FrameDecoder(MAX_SERVER_MESSAGE_BYTES)  # CLIENT-1: `\n` or none between
 
-    def feed(self, data: bytes) -> list[Frame | Garbage]:
+    def feed(self, data: bytes) -> list[JsonObject | Unreadable]:
         return [
-            frame if isinstance(frame, dict) else Garbage(_GARBAGE_REASONS[frame])
-            for frame in self._frames.feed(data)
+            frame if isinstance(frame, dict) else Unreadable(_UNREADABLE_REASONS[frame])
+            for frame in self._frames.feed(data)  # CLIENT-1: lines or objects back to back
         ]

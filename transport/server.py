@@ -261,7 +261,8 @@ class ChatServer:
                 # frame that is partly written (flush leaves that as a memoryview in front).
                 del conn.out[1 if conn.out and type(conn.out[0]) is memoryview else 0 :]
                 conn.queued = len(conn.out[0]) if conn.out else 0
-                self._apply(self.engine.handle(Kick(conn.id, "queue_full")))  # LIMIT-4
+                kick = Kick(conn.id, protocol.ErrorCode.QUEUE_FULL)
+                self._apply(self.engine.handle(kick))  # LIMIT-4
 
     def _close(self, conn: Connection, reason: str) -> None:
         conn.closing = True

@@ -13,7 +13,8 @@ What is never mutated, and why:
 - docstrings, annotations, `__all__`, `__slots__`, asserts and logging: they do not change what
   the engine does on the wire;
 - outcome counting (`self._count(...)`, `self.outcomes[...]`, the outcome argument of
-  `ProtocolViolation`, the reason of `Close`) and `engine/rules.py`: the engine counts outcomes
+  `ProtocolViolation`, the reason of `Close`), `engine/outcomes.py` (their names) and
+  `engine/rules.py`: the engine counts outcomes
   for the fuzzer's coverage report and the transport's logs; a server never reads them, so no
   wire-level check can see a change to them, and measuring them would only add equivalent
   mutants;
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PRAGMA = "# pragma: no mutate"
-SKIPPED_MODULES = frozenset({"engine/rules.py"})
+SKIPPED_MODULES = frozenset({"engine/rules.py", "engine/outcomes.py"})
 SKIPPED_NAMES = frozenset({"__all__", "__slots__"})
 # Calls and subscripts that only count or log (see the module docstring).
 INSTRUMENTATION_ATTRS = frozenset({"outcomes", "log", "logger", "logging"})
@@ -256,6 +257,8 @@ class _Finder:
             self._expr(node, new_bin, "ArithmeticSwap", what, nested)
         elif isinstance(node, ast.Constant):
             self._constant(node)
+        elif isinstance(node, ast.Attribute) and _root_name(node) == "ErrorCode":
+            self._error_code(node)
         elif isinstance(node, ast.Call):
             self._call(node)
             return
@@ -290,6 +293,14 @@ class _Finder:
         elif isinstance(value, str) and value in self.codes:
             following = self.codes[(self.codes.index(value) + 1) % len(self.codes)]
             self._add(node, "ErrorCodeChange", f"{value}→{following}", repr(following), False)
+
+    def _error_code(self, node: ast.Attribute) -> None:
+        """`ErrorCode.NAME_TAKEN` is the string `name_taken`: mutated like it, to the next code."""
+        value = node.attr.lower()
+        if value in self.codes:
+            following = self.codes[(self.codes.index(value) + 1) % len(self.codes)]
+            replacement = f"ErrorCode.{following.upper()}"
+            self._add(node, "ErrorCodeChange", f"{value}→{following}", replacement, False)
 
 
 def _root_name(node: ast.expr) -> str:

@@ -20,7 +20,7 @@ from conformance.kit.messages import connect_doc
 from conformance.kit.wire import WireClient, encode
 from conformance.suite.harness import Chat, Client, is_chat, is_error, is_welcome, show
 from conformance.suite.verdicts import Violation, requirement
-from protocol import error_text
+from protocol import ErrorCode, error_text
 
 READ_BYTES = 4096  # one recv of the course's one-object-per-read clients
 WELCOME_WITHIN_S = 1.0
@@ -223,7 +223,7 @@ def test_a_bare_session_is_ended_with_one_packet(chat: Chat) -> None:
         values = client.expect_closed("COMPAT-5", chat.reply + delay + 1.0)
     except Violation:
         pytest.skip(f"the target did not end the session after {errors} errors (LIMIT-2: MAY)")
-    ends_with_error = bool(values) and is_error(values[-1], error_text("too_many_errors"))
+    ends_with_error = bool(values) and is_error(values[-1], error_text(ErrorCode.TOO_MANY_ERRORS))
     chat.check(
         "COMPAT-5",
         ends_with_error and {"status": "disconnect"} not in values,

@@ -85,7 +85,7 @@ def test_a_name_in_use_is_refused(chat: Chat) -> None:
     alice = chat.join(name, room)
     thief = chat.open("thief")
     thief.send(connect_doc(name, [room]))
-    thief.expect_error("CONNECT-3", protocol.error_text("name_taken"))
+    thief.expect_error("CONNECT-3", protocol.error_text(protocol.ErrorCode.NAME_TAKEN))
     other = chat.user("other")
     chat.connect_ok(thief, other, "CONNECT-3")  # still without a name: another is accepted
     alice.expect_quiet("CONNECT-3", "anything caused by the thief")
@@ -114,7 +114,7 @@ def test_connect_with_another_name_is_refused(chat: Chat) -> None:
     alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room, elsewhere)
     other = chat.user("other")
     alice.send(connect_doc(other, [elsewhere]))
-    alice.expect_error("CONNECT-5", protocol.error_text("name_mismatch"))
+    alice.expect_error("CONNECT-5", protocol.error_text(protocol.ErrorCode.NAME_MISMATCH))
     bob.say(elsewhere, "not subscribed")  # first: the next delivery shows it was handled
     bob.say(room, "still in the room")
     alice.expect_delivery("CONNECT-5", room, bob.name or "", "still in the room")

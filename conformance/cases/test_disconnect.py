@@ -43,7 +43,7 @@ def test_leaving_a_room_keeps_the_others_and_the_connection(chat: Chat) -> None:
 def test_disconnect_with_another_user_name_is_refused(chat: Chat) -> None:
     room = chat.room()
     alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
-    mismatch = protocol.error_text("name_mismatch")
+    mismatch = protocol.error_text(protocol.ErrorCode.NAME_MISMATCH)
     alice.send({"action": "disconnect", "user_name": bob.name})
     alice.expect_error("DISCONNECT-4", mismatch)
     alice.send({"action": "disconnect", "user_name": bob.name, "target": room})

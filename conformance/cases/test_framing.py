@@ -85,7 +85,7 @@ def test_newline_ends_a_frame_and_blank_lines_are_skipped(chat: Chat) -> None:
     alice = chat.join(chat.user("alice"))
     unfinished = frame(alice, "cut short")[:-12]
     alice.send_frames(unfinished + b"\n", frame(alice, "after the cut") + b"\n")
-    alice.expect_error("FRAME-5", protocol.error_text("malformed_json"))
+    alice.expect_error("FRAME-5", protocol.error_text(protocol.ErrorCode.MALFORMED_JSON))
     echoed(alice, "FRAME-5", "after the cut")
     alice.send_frame(b"\n\n  \t\r\n" + frame(alice, "after blank lines") + b"\r\n\n \n")
     echoed(alice, "FRAME-5", "after blank lines")
@@ -103,7 +103,7 @@ def test_frame_over_the_limit_is_refused_and_the_next_handled(chat: Chat) -> Non
     alice = chat.join(chat.user("alice"))
     alice.send_frame(padded(alice, MAX_FRAME) + b"\n")
     echoed(alice, "FRAME-6", "padded")
-    too_long = protocol.error_text("frame_too_long")
+    too_long = protocol.error_text(protocol.ErrorCode.FRAME_TOO_LONG)
     alice.send_frames(padded(alice, MAX_FRAME + 1) + b"\n", frame(alice, "next") + b"\n")
     alice.expect_error("FRAME-6", too_long)
     echoed(alice, "FRAME-6", "next")
@@ -150,7 +150,7 @@ MALFORMED = {
 def test_malformed_json_is_refused(chat: Chat, data: bytes) -> None:
     alice = chat.join(chat.user("alice"))
     alice.send_frames(data + b"\n", frame(alice, "still here") + b"\n")
-    alice.expect_error("FRAME-8", protocol.error_text("malformed_json"))
+    alice.expect_error("FRAME-8", protocol.error_text(protocol.ErrorCode.MALFORMED_JSON))
     echoed(alice, "FRAME-8", "still here")
 
 

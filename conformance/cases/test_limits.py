@@ -28,7 +28,7 @@ def test_connect_timeout(chat: Chat) -> None:
     chat.require_time(timeout, "waits out connect_timeout_s")
     client = chat.open("idle")
     before = client.expect_closed("LIMIT-3", timeout=timeout + 2 * chat.reply + 1.0)
-    chat.check_last_words(before, "connect_timeout")
+    chat.check_last_words(before, protocol.ErrorCode.CONNECT_TIMEOUT)
 
 
 def _freed(chat: Chat, name: str) -> bool:
@@ -85,4 +85,4 @@ def test_connections_past_the_limit_are_refused(chat: Chat) -> None:
     assert extra is not None
     # The target accepts the others first, at its own pace: wait for that too, not only a reply.
     before = extra.expect_closed("LIMIT-5", timeout=chat.reply + limit / CONNECTS_PER_S)
-    chat.check_last_words(before, "server_full")
+    chat.check_last_words(before, protocol.ErrorCode.SERVER_FULL)

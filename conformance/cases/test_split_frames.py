@@ -63,7 +63,7 @@ def test_a_frame_in_one_byte_reads_with_escapes_and_no_newline(chat: Chat) -> No
     for byte in b"nope\n":
         alice.send_bytes(bytes([byte]))
         other.settle("FRAME-3")
-    alice.expect_error("FRAME-3", protocol.error_text("malformed_json"))
+    alice.expect_error("FRAME-3", protocol.error_text(protocol.ErrorCode.MALFORMED_JSON))
     alice.expect_quiet("FRAME-3", "one error for one frame that is not JSON")
 
 

@@ -17,7 +17,7 @@ from conformance.kit.messages import connect_doc
 from conformance.suite.generated import TransitionCase, refusal_cases, transition_cases
 from conformance.suite.harness import Chat, Client, is_chat, show
 
-AWAITING, CONNECTED = "awaiting_connect", "connected"
+AWAITING, CONNECTED = protocol.SessionState.AWAITING_CONNECT, protocol.SessionState.CONNECTED
 MAX_ERRORS = protocol.limits()["max_consecutive_errors"]
 
 
@@ -76,7 +76,7 @@ def on_connection_lost(chat: Chat, client: Client, case: TransitionCase, room: s
 def on_kick(chat: Chat, client: Client, case: TransitionCase, room: str) -> None:
     client.send_frames(*[b"not json\n"] * MAX_ERRORS)
     received = client.expect_closed("LIMIT-2", timeout=chat.reply * 2)
-    chat.check_last_words(received, "too_many_errors")
+    chat.check_last_words(received, protocol.ErrorCode.TOO_MANY_ERRORS)
 
 
 def on_shutdown(chat: Chat, client: Client, case: TransitionCase, room: str) -> None:
@@ -89,13 +89,13 @@ def on_shutdown(chat: Chat, client: Client, case: TransitionCase, room: str) -> 
 
 
 DRIVERS: dict[str, Callable[[Chat, Client, TransitionCase, str], None]] = {
-    "connect": on_connect,
-    "message": on_message,
-    "leave": on_leave,
-    "disconnect": on_disconnect,
-    "connection_lost": on_connection_lost,
-    "kick": on_kick,
-    "shutdown": on_shutdown,
+    protocol.Trigger.CONNECT: on_connect,
+    protocol.Trigger.MESSAGE: on_message,
+    protocol.Trigger.LEAVE: on_leave,
+    protocol.Trigger.DISCONNECT: on_disconnect,
+    protocol.Trigger.CONNECTION_LOST: on_connection_lost,
+    protocol.Trigger.KICK: on_kick,
+    protocol.Trigger.SHUTDOWN: on_shutdown,
 }
 
 
@@ -122,9 +122,9 @@ def test_refusal(chat: Chat, trigger: str, state: str, text: str) -> None:
     bystander = chat.join(chat.user("bystander"), room)
     client = reach(chat, state, room)
     name = chat.user("client")
-    if trigger == "message":
+    if trigger == protocol.Trigger.MESSAGE:
         client.send({"action": "message", "user_name": name, "target": room, "message": "early"})
-    elif trigger == "leave":
+    elif trigger == protocol.Trigger.LEAVE:
         client.send({"action": "disconnect", "target": room})
     else:
         raise LookupError(f"the suite cannot send a {trigger!r} event")

@@ -150,27 +150,32 @@ PRECEDENCE = [
         "size before UTF-8",
         _connected,
         b"\xff" * (protocol.limits()["max_frame_bytes"] + 1),
-        "frame_too_long",
+        protocol.ErrorCode.FRAME_TOO_LONG,
     ),
-    ("UTF-8 before JSON", _connected, b"not json \xff", "malformed_utf8"),
-    ("JSON before the envelope", _connected, b'{"action":"dance",}', "malformed_json"),
+    ("UTF-8 before JSON", _connected, b"not json \xff", protocol.ErrorCode.MALFORMED_UTF8),
+    (
+        "JSON before the envelope",
+        _connected,
+        b'{"action":"dance",}',
+        protocol.ErrorCode.MALFORMED_JSON,
+    ),
     (
         "fields before state",
         _awaiting,
         b'{"action":"message","user_name":"@a","target":"general","message":"hi"}',
-        "too_long",
+        protocol.ErrorCode.TOO_LONG,
     ),
     (
         "state before identity",
         _awaiting,
         b'{"action":"message","user_name":"@a","target":"@a","message":"hi"}',
-        "not_connected",
+        protocol.ErrorCode.NOT_CONNECTED,
     ),
     (
         "identity before routing",
         _connected,
         b'{"action":"message","user_name":"@spoof-x","target":"@nobody-x","message":"hi"}',
-        "name_mismatch",
+        protocol.ErrorCode.NAME_MISMATCH,
     ),
 ]
 
@@ -180,7 +185,7 @@ PRECEDENCE = [
     ("setup", "frame", "code"), [pytest.param(s, f, c, id=i) for i, s, f, c in PRECEDENCE]
 )
 def test_only_the_first_failure_is_reported(
-    chat: Chat, setup: Any, frame: bytes, code: str
+    chat: Chat, setup: Any, frame: bytes, code: protocol.ErrorCode
 ) -> None:
     client = setup(chat)
     client.send_frame(frame + b"\n")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import protocol
+from protocol import ErrorCode, SessionState, Trigger
 from protocol.statemachine import refusals
 from protocol.validator import client_error_codes, client_error_message
 
@@ -31,8 +32,10 @@ class FixtureCase:
     others: tuple[str, ...] = ()
 
 
-def expected_error(document: Any) -> tuple[str | None, str | None, int]:
-    """(text, code, how many distinct errors apply; VALIDATE-6 sends one)."""
+def _first_error(document: Any) -> tuple[str | None, ErrorCode | None, int]:
+    """The error a server answers a client document with: (its text, its code, how many
+    distinct errors apply; VALIDATE-6 sends one). `conformance.documents.expected_error` gives
+    the text alone, for a document made from a named schema."""
     codes = client_error_codes(document)
     if not codes:
         return None, None, 0
@@ -54,7 +57,7 @@ def fixture_cases() -> list[FixtureCase]:
         for test in group["tests"]:
             document = test["data"]
             case_id = f"{group['schema']}: {test['description']}"
-            text, code, several = expected_error(document)
+            text, code, several = _first_error(document)
             labelled = None if test["valid"] else test.get("error")
             if text != labelled:
                 raise MislabelledFixture(
@@ -72,7 +75,7 @@ def fixture_cases() -> list[FixtureCase]:
     return cases
 
 
-def _error_text(code: str, document: Any) -> str:
+def _error_text(code: ErrorCode, document: Any) -> str:
     action = document.get("action") if isinstance(document, dict) else None
     return protocol.error_text(code, action=action)
 
@@ -155,9 +158,9 @@ def transition_cases() -> list[TransitionCase]:
     cases = []
     for t in protocol.machine_spec()["transitions"]:
         rules = tuple(t["requirements"])
-        if t["trigger"] == "kick":
+        if t["trigger"] == Trigger.KICK:
             rules += ("LIMIT-2",)
-        if t["dest"] == "connected":
+        if t["dest"] == SessionState.CONNECTED:
             rules += ("STATE-1",)
         name = f"{t['trigger']} in {t['source']}"
         cases.append(TransitionCase(name, t["trigger"], t["source"], t["dest"], rules))

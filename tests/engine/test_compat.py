@@ -14,6 +14,8 @@ import pytest
 
 from conformance.suite.verdicts import requirement
 from engine.events import Close, DataReceived, Kick, Tick
+from engine.outcomes import Outcome
+from protocol import ErrorCode
 from tests.engine.harness import Client, Net, chat, error
 
 DISCONNECTED = {"status": "disconnect"}
@@ -84,7 +86,7 @@ def test_a_bare_first_frame_before_the_welcome_means_no_welcome_ever() -> None:
     net.apply(Tick(10.0))
     bob.say("#a", "hi")
     assert alice.take() == [chat("#a", "@bob", "hi")]  # and no welcome, late or not
-    assert net.engine.outcomes["welcome_withheld"] == 1
+    assert net.engine.outcomes[Outcome.WELCOME_WITHHELD] == 1
 
 
 @requirement("COMPAT-2", "COMPAT-1")
@@ -225,7 +227,7 @@ def test_a_bare_session_is_ended_with_the_error_alone() -> None:
     bare(alice, 0.0, action="dance")
     outputs = alice.net.apply(DataReceived(alice.conn, b'{"action":"dance"}', 0.0))
     assert alice.take()[-2:] == [error("dance is not a valid action"), error("Too Many Errors")]
-    assert outputs[-1] == Close(alice.conn, "too_many_errors")
+    assert outputs[-1] == Close(alice.conn, ErrorCode.TOO_MANY_ERRORS)
     assert net.raw[alice.conn].count(b"\n") == 4  # four packets, no `disconnect`
 
 
@@ -235,8 +237,8 @@ def test_a_bare_session_cut_off_by_the_transport_gets_one_packet() -> None:
     alice, bob = net.client(), net.client("@bob")
     bare_connect(alice, 0.0, "@alice")
     alice.take()
-    net.apply(Kick(alice.conn, "queue_full"))
-    net.apply(Kick(bob.conn, "queue_full"))
+    net.apply(Kick(alice.conn, ErrorCode.QUEUE_FULL))
+    net.apply(Kick(bob.conn, ErrorCode.QUEUE_FULL))
     assert alice.take() == [error("Outbound Queue Full")]
     assert bob.take() == [error("Outbound Queue Full"), DISCONNECTED]
 
@@ -252,7 +254,7 @@ def test_a_newcomer_takes_the_place_of_the_longest_waiting_connection() -> None:
     assert not newcomer.closed and not later.closed and not named.closed
     refused = net.client(now=32.0)  # `later` has waited 22 s only: not enough
     assert refused.take() == [error("Server Full"), DISCONNECTED] and refused.closed
-    assert net.engine.outcomes["evicted"] == 1
+    assert net.engine.outcomes[Outcome.EVICTED] == 1
 
 
 @requirement("LIMIT-3", "LIMIT-5")

@@ -12,6 +12,7 @@ from conformance.suite.verdicts import requirement
 from engine.engine import Engine, EngineConfig
 from engine.errors import UsageError
 from engine.events import Close, ConnectionOpened, DataReceived, Kick, Send, Tick
+from protocol import ErrorCode
 from tests.engine.harness import Net, chat, error
 
 CLIENT_FIXTURES = [
@@ -163,7 +164,7 @@ def test_too_many_errors_in_a_row_end_the_session() -> None:
         error("Too Many Errors"),
         {"status": "disconnect"},
     ]
-    assert outputs[-1] == Close(alice.conn, "too_many_errors")
+    assert outputs[-1] == Close(alice.conn, ErrorCode.TOO_MANY_ERRORS)
     assert net.engine.name_of(alice.conn) is None
 
 
@@ -187,10 +188,10 @@ def test_connections_that_never_connect_time_out() -> None:
 def test_transport_kick_for_a_full_queue() -> None:
     net = Net()
     alice = net.client("@alice")
-    net.apply(Kick(alice.conn, "queue_full"))
+    net.apply(Kick(alice.conn, ErrorCode.QUEUE_FULL))
     assert alice.take() == [error("Outbound Queue Full"), {"status": "disconnect"}]
     assert alice.closed
-    assert net.apply(Kick(alice.conn, "queue_full")) == []
+    assert net.apply(Kick(alice.conn, ErrorCode.QUEUE_FULL)) == []
 
 
 @requirement("LIMIT-5")

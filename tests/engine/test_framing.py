@@ -10,13 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conformance.suite.verdicts import requirement
-from engine.framing import FrameDecoder, FrameError, parse
+from engine.framing import FrameDecoder, parse
+from protocol import ErrorCode
 
 MAX = 4096
 TOO_LONG, BAD_UTF8, BAD_JSON = (
-    FrameError.TOO_LONG,
-    FrameError.MALFORMED_UTF8,
-    FrameError.MALFORMED_JSON,
+    ErrorCode.FRAME_TOO_LONG,
+    ErrorCode.MALFORMED_UTF8,
+    ErrorCode.MALFORMED_JSON,
 )
 
 
@@ -169,7 +170,7 @@ def test_any_stream_split_anywhere_decodes_like_the_whole(stream: bytes, cuts: l
 def test_the_decoder_is_total_and_bounded(stream: bytes) -> None:
     decoder = FrameDecoder(16)
     for frame in decoder.feed(stream):
-        assert isinstance(frame, dict | FrameError)
+        assert isinstance(frame, dict | ErrorCode)
     assert decoder.buffered <= 16
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from conformance.suite.verdicts import requirement
 from engine.events import Close, Kick, Send, Shutdown
-from protocol import machine_spec
+from protocol import ErrorCode, Trigger, machine_spec
 from tests.engine.harness import Client, Net, chat, error
 
 
@@ -276,7 +276,7 @@ def test_disconnect_is_answered_then_closed() -> None:
     alice = net.client("@alice")
     outputs = alice.send(action="disconnect")
     assert alice.take() == [{"status": "disconnect"}]
-    assert outputs[-1] == Close(alice.conn, "disconnect")
+    assert outputs[-1] == Close(alice.conn, Trigger.DISCONNECT)
     assert alice.conn not in net.engine.sessions
 
 
@@ -356,7 +356,7 @@ def _drive(net: Net, client: Client, trigger: str) -> None:
         "leave": lambda: client.send(action="disconnect", target="#a"),
         "disconnect": lambda: client.send(action="disconnect"),
         "connection_lost": client.drop,
-        "kick": lambda: net.apply(Kick(client.conn, "queue_full")),
+        "kick": lambda: net.apply(Kick(client.conn, ErrorCode.QUEUE_FULL)),
         "shutdown": lambda: net.apply(Shutdown()),
     }
     actions[trigger]()

@@ -15,13 +15,13 @@ from transport.client_core import (
     HELP,
     NO_PARTIAL_LEAVE,
     Ending,
-    Garbage,
     Incoming,
+    Outgoing,
     Quit,
-    Send,
     Show,
     State,
     StreamDecoder,
+    Unreadable,
     begin,
     connect,
     goodbye,
@@ -44,7 +44,7 @@ ALICE = v1(State("@alice", ("#general", "#music")))
 def sent(line: str, state: State = ALICE) -> tuple[list[dict[str, Any]], State]:
     """The frames a line sends; each must be one the server accepts."""
     action, after = interpret(line, state)
-    assert isinstance(action, Send), action
+    assert isinstance(action, Outgoing), action
     for frame in action.frames:
         assert is_valid(f"client/{frame['action']}", frame), frame
     return list(action.frames), after
@@ -187,7 +187,7 @@ JUST_CONNECTED = v1(
 )
 
 
-def shown(packet: dict[str, Any] | Garbage, state: State = ALICE) -> list[str]:
+def shown(packet: dict[str, Any] | Unreadable, state: State = ALICE) -> list[str]:
     incoming, _ = receive(packet, state)
     assert incoming.end is None
     return list(incoming.lines)
@@ -295,11 +295,11 @@ def test_disconnects_leaving_a_room_and_the_end_of_the_session() -> None:
         ({"history": []}, "! unknown message from the server"),
         ({"status": "chat", "history": "hi"}, "! malformed chat from the server"),
         ({"status": "chat", "history": [{"from": "@bob"}]}, "! malformed chat entry"),
-        (Garbage("a line that is not a JSON object"), "! ignored from the server: a line"),
+        (Unreadable("a line that is not a JSON object"), "! ignored from the server: a line"),
     ],
 )
 def test_what_cannot_be_understood_is_a_warning_line(
-    packet: dict[str, Any] | Garbage, start: str
+    packet: dict[str, Any] | Unreadable, start: str
 ) -> None:
     lines = shown(packet)
     assert len(lines) == 1 and lines[0].startswith(start), lines
@@ -314,16 +314,16 @@ STREAM = (
     b"\n  oops, not json\n"
     b'{"status":"disconnect"}'
 )
-PACKETS: list[dict[str, Any] | Garbage] = [
+PACKETS: list[dict[str, Any] | Unreadable] = [
     {"status": "welcome", "message": "Wélcome", "version": 1},
     {"status": "chat", "history": [{"target": "#g", "from": "@b", "message": '}{"€'}]},
     {"status": "error", "message": "Malformed JSON"},
-    Garbage("a line that is not a JSON object"),
+    Unreadable("a line that is not a JSON object"),
     {"status": "disconnect"},
 ]
 
 
-def decode(*pieces: bytes) -> list[dict[str, Any] | Garbage]:
+def decode(*pieces: bytes) -> list[dict[str, Any] | Unreadable]:
     decoder = StreamDecoder()
     return [packet for piece in pieces for packet in decoder.feed(piece)]
 
@@ -353,10 +353,10 @@ def test_a_partial_object_waits_for_the_rest() -> None:
 
 def test_bad_bytes_are_reported_and_the_stream_goes_on() -> None:
     assert decode(b'{"status":"error","message":"\xff"}\n{"status":"disconnect"}\n') == [
-        Garbage("a line that is not UTF-8"),
+        Unreadable("a line that is not UTF-8"),
         {"status": "disconnect"},
     ]
-    assert decode(b"[1,2]\n{}") == [Garbage("a line that is not a JSON object"), {}]
+    assert decode(b"[1,2]\n{}") == [Unreadable("a line that is not a JSON object"), {}]
 
 
 # -- opening a session, with any server -----------------------------------------------------------
@@ -434,7 +434,7 @@ def test_leave_warns_once_where_the_server_did_not_announce_partial_leave() -> N
     assert action == Show((NO_PARTIAL_LEAVE,)) and warned.leave_warned
     frames, _ = sent("/leave #music", warned)
     assert frames == [{"action": "disconnect", "user_name": "@alice", "target": "#music"}]
-    assert isinstance(interpret("/leave #music", ALICE)[0], Send)
+    assert isinstance(interpret("/leave #music", ALICE)[0], Outgoing)
 
 
 @pytest.mark.parametrize(
