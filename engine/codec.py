@@ -18,7 +18,9 @@ _NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 
 def encode(message: Mapping[str, Any]) -> bytes:
-    return orjson.dumps(message, option=_NEWLINE)  # FRAME-9: compact, UTF-8, one newline
+    # FRAME-9, FRAME-10: every server message is a JSON object encoded here, compact, UTF-8, one
+    # newline; the other builders below fill in only what its status's schema allows.
+    return orjson.dumps(message, option=_NEWLINE)
 
 
 # What `encode` writes around the single entry of a live delivery, cut where the entry goes.

@@ -63,7 +63,7 @@ _ASSERTIONS: Mapping[str, tuple[str, str]] = {
     "minLength": ("string", "len({v}) >= {c}"),
     "maxLength": ("string", "len({v}) <= {c}"),
     # UTF-8 needs at most 4 bytes per code point, so short strings need no encoding.
-    "x-maxUtf8Bytes": ("string", "(len({v}) * 4 <= {c} or utf8_size({v}) <= {c})"),
+    "x-maxUtf8Bytes": ("string", "(len({v}) * 4 <= {c} or utf8_size({v}) <= {c})"),  # VALIDATE-8
     "maxItems": ("array", "len({v}) <= {c}"),
     "minimum": ("number", "{v} >= {c}"),
 }
@@ -146,7 +146,7 @@ class _Source:
             if known_type != "object":
                 self.lines.append(f"{pad}if type({v}) is dict:")
                 indent, pad = indent + 1, pad + "    "
-            for key, sub in body["properties"].items():
+            for key, sub in body["properties"].items():  # VALIDATE-7: other keys are not read
                 value = self.name("v")
                 if key in present:
                     self.lines.append(f"{pad}{value} = {v}[{key!r}]")
