@@ -27,7 +27,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from conformance.kit.messages import Tokens, connect_doc, direct, is_echo
+from conformance.kit.barrier import Barrier, NoEcho, read_to_echo
+from conformance.kit.messages import Tokens, connect_doc, direct
 from conformance.kit.probe import Capabilities
 from conformance.kit.shapes import (
     delivery,
@@ -160,30 +161,25 @@ class Client(WireClient):
         return self.expect_delivery(rule, self.name or "", self.name or "", text)
 
     def settle(self, rule: str) -> list[Any]:
-        """Everything received before a direct message to oneself comes back."""
+        """Everything received before a direct message to oneself comes back (`kit.barrier`)."""
         self.chat.require_echo("know when the target has handled a message")
         if self.name is None:
             raise RuntimeError(f"{self.label} has no name to send itself a message")
-        text = f"barrier {self.chat.tokens.next()}"
-        self.send(direct(self.name, text))
-        seen: list[Any] = []
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                packet = self.recv(max(deadline - time.monotonic(), 0.0))
-            except Closed:
-                what = f"its message to itself back; before the close it got {show(seen)}"
+        barrier = Barrier(self.name, f"barrier {self.chat.tokens.next()}")
+        self.send(barrier.document)
+        try:
+            seen = read_to_echo(self, barrier, self.timeout)
+        except NoEcho as missing:
+            if missing.closed:
+                what = f"its message to itself back; before the close it got {show(missing.seen)}"
                 raise self.closed_violation(rule, what) from None
-            if packet is None:
-                raise self.no_server_message(seen, "its message to itself back") or Violation(
-                    rule,
-                    f"{self.label}: its direct message to itself (ROUTE-6) did not come back "
-                    f"within {self.timeout:.2f} s; it got {show(seen)}",
-                )
-            if is_echo(packet.value, self.name, text):
-                self.unread = False  # the target has read all this connection sent
-                return seen
-            seen.append(packet.value)
+            raise self.no_server_message(missing.seen, "its message to itself back") or Violation(
+                rule,
+                f"{self.label}: its direct message to itself (ROUTE-6) did not come back "
+                f"within {self.timeout:.2f} s; it got {show(missing.seen)}",
+            ) from None
+        self.unread = False  # the target has read all this connection sent
+        return seen
 
     def expect_quiet(self, rule: str, why: str = "") -> None:
         """The target sent this client nothing (checked by settling it)."""
