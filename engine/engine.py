@@ -49,7 +49,7 @@ from protocol.statemachine import refusals, shared_machine, transition_table
 AWAITING, CONNECTED, CLOSED = "awaiting_connect", "connected", "closed"
 UNKNOWN, LINES, BARE = 0, 1, 2  # how a session frames what it sends: not yet known, `\n`, bare
 _NEWLINE = b"\n"
-ALL = "#all"
+ALL = protocol.ALL_ROOM  # the room everyone is in
 _ACTIONS = ("connect", "message", "disconnect")
 _ENVELOPE = compiled("client/envelope")
 _ACTION_SCHEMAS = {action: compiled(f"client/{action}") for action in _ACTIONS}

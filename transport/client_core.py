@@ -31,10 +31,10 @@ from typing import Any
 
 from engine.codec import encode
 from engine.framing import FrameDecoder, FrameError
-from protocol import error_text, limits, schema
+from protocol import ALL_ROOM, error_text, limits, schema
 
 Frame = dict[str, Any]
-ALL = "#all"
+ALL = ALL_ROOM  # the room everyone is in, which cannot be left
 MAX_NAME_BYTES = limits()["max_name_bytes"]
 MAX_MESSAGE_BYTES = limits()["max_message_bytes"]
 MAX_FRAME_BYTES = limits()["max_frame_bytes"]
