@@ -35,7 +35,7 @@ def test_leaving_a_room_keeps_the_others_and_the_connection(chat: Chat) -> None:
     alice.expect_value("DISCONNECT-3", {"status": "disconnect", "target": never})
     bob.say(left, "to left")
     bob.say(kept, "to kept")
-    alice.expect_delivery("DISCONNECT-3", kept, bob.name or "", "to kept")
+    alice.expect_delivery("DISCONNECT-3", kept, bob.name, "to kept")
     alice.expect_quiet("DISCONNECT-3", "a room it left")
 
 
@@ -49,7 +49,7 @@ def test_disconnect_with_another_user_name_is_refused(chat: Chat) -> None:
     alice.send({"action": "disconnect", "user_name": bob.name, "target": room})
     alice.expect_error("DISCONNECT-4", mismatch)
     bob.say(room, "are you still there?")
-    alice.expect_delivery("DISCONNECT-4", room, bob.name or "", "are you still there?")
+    alice.expect_delivery("DISCONNECT-4", room, bob.name, "are you still there?")
     bob.expect_quiet("DISCONNECT-4", "a refused disconnect")
 
 
@@ -75,6 +75,6 @@ def test_dropped_connection_is_released_and_others_go_on(chat: Chat, how: str) -
     alice.send_bytes(b'{"action":"message","user_name":"' + name.encode() + b'","target":"#')
     alice.close() if how == "close" else alice.reset()
     bob.say(room, "anyone left?")
-    carol.expect_delivery("DISCONNECT-6", room, bob.name or "", "anyone left?")
+    carol.expect_delivery("DISCONNECT-6", room, bob.name, "anyone left?")
     chat.claim(name, "DISCONNECT-6")
     bob.expect_quiet("DISCONNECT-6", "anything from the dropped connection")

@@ -27,7 +27,7 @@ def test_one_error_fewer_than_the_limit_keeps_the_session(chat: Chat) -> None:
     _errors(alice, below)
     alice.expect_quiet("ERROR-2", f"anything more after {below} errors in a row")
     bob.say(room, "still with us?")
-    alice.expect_delivery("ERROR-2", room, bob.name or "", "still with us?")
+    alice.expect_delivery("ERROR-2", room, bob.name, "still with us?")
 
 
 @requirement("ERROR-2")
@@ -36,7 +36,7 @@ def test_one_error_fewer_than_the_limit_before_connect_keeps_the_connection(chat
     name = chat.user("alice")
     alice = chat.open(name)
     _errors(alice, below)
-    chat.connect_ok(alice, name, "ERROR-2")
+    alice.join(name, rule="ERROR-2")
     alice.expect_quiet("ERROR-2", f"anything more after {below} errors and a connect")
 
 

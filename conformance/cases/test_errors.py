@@ -22,7 +22,7 @@ def test_errors_change_nothing_and_touch_no_one_else(chat: Chat) -> None:
     alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
     frames = [
         b"garbage",
-        b'{"action":"message","user_name":"' + (alice.name or "").encode() + b'","target":"\xff"}',
+        b'{"action":"message","user_name":"' + alice.name.encode() + b'","target":"\xff"}',
         b'{"action":"message","user_name":5}',
         b'{"action":"message","user_name":"@nobody","target":"'
         + room.encode()
@@ -35,7 +35,7 @@ def test_errors_change_nothing_and_touch_no_one_else(chat: Chat) -> None:
     alice.expect_quiet("ERROR-2", "more than one error per frame")
     bob.expect_quiet("ERROR-2", "anything caused by another connection's errors")
     bob.say(room, "still subscribed?")
-    alice.expect_delivery("ERROR-2", room, bob.name or "", "still subscribed?")
+    alice.expect_delivery("ERROR-2", room, bob.name, "still subscribed?")
 
 
 @requirement("WELCOME-1")

@@ -28,7 +28,7 @@ MAX_FRAME = protocol.limits()["max_frame_bytes"]
 
 def frame(client: Client, text: str) -> bytes:
     """A direct message to oneself, compact, no newline."""
-    return encode(direct(client.name or "", text))
+    return encode(direct(client.name, text))
 
 
 def echoed(client: Client, rule: str, *texts: str) -> None:
@@ -168,7 +168,7 @@ def exchange(chat: Chat, rule: str) -> list[Client]:
     room = chat.room()
     alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
     alice.say(room, 'to the room, with ünïcödé and "quotes"\n')
-    alice.say(bob.name or "", "direct")
+    alice.say(bob.name, "direct")
     bob.settle(rule)
     alice.send({"action": "dance"})
     alice.settle(rule)
