@@ -29,10 +29,8 @@ def test_leaving_a_room_keeps_the_others_and_the_connection(chat: Chat) -> None:
     left, kept, never = chat.room("left"), chat.room("kept"), chat.room("never")
     alice = chat.join(chat.user("alice"), left, kept)
     bob = chat.join(chat.user("bob"), left, kept)
-    alice.send({"action": "disconnect", "target": left})
-    alice.expect_value("DISCONNECT-3", {"status": "disconnect", "target": left})
-    alice.send({"action": "disconnect", "target": never})
-    alice.expect_value("DISCONNECT-3", {"status": "disconnect", "target": never})
+    alice.leave(left, "DISCONNECT-3")
+    alice.leave(never, "DISCONNECT-3")
     bob.say(left, "to left")
     bob.say(kept, "to kept")
     alice.expect_delivery("DISCONNECT-3", kept, bob.name, "to kept")
@@ -42,7 +40,7 @@ def test_leaving_a_room_keeps_the_others_and_the_connection(chat: Chat) -> None:
 @requirement("DISCONNECT-4")
 def test_disconnect_with_another_user_name_is_refused(chat: Chat) -> None:
     room = chat.room()
-    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
+    alice, bob = chat.members(room, "alice", "bob")
     mismatch = protocol.error_text("name_mismatch")
     alice.send({"action": "disconnect", "user_name": bob.name})
     alice.expect_error("DISCONNECT-4", mismatch)
@@ -56,9 +54,8 @@ def test_disconnect_with_another_user_name_is_refused(chat: Chat) -> None:
 @requirement("DISCONNECT-5")
 def test_no_delivery_after_leaving(chat: Chat) -> None:
     room = chat.room()
-    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
-    alice.send({"action": "disconnect", "target": room})
-    alice.expect_value("DISCONNECT-3", {"status": "disconnect", "target": room})
+    alice, bob = chat.members(room, "alice", "bob")
+    alice.leave(room, "DISCONNECT-3")
     for n in range(5):
         bob.say(room, f"after {n}")
     bob.settle("DISCONNECT-5")

@@ -23,7 +23,7 @@ def _errors(client: Client, count: int) -> None:
 def test_one_error_fewer_than_the_limit_keeps_the_session(chat: Chat) -> None:
     below = chat.caps.limits["max_consecutive_errors"] - 1
     room = chat.room()
-    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
+    alice, bob = chat.members(room, "alice", "bob")
     _errors(alice, below)
     alice.expect_quiet("ERROR-2", f"anything more after {below} errors in a row")
     bob.say(room, "still with us?")

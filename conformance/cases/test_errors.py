@@ -19,7 +19,7 @@ def test_errors_have_the_error_shape(chat: Chat) -> None:
 @requirement("ERROR-2")
 def test_errors_change_nothing_and_touch_no_one_else(chat: Chat) -> None:
     room = chat.room()
-    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
+    alice, bob = chat.members(room, "alice", "bob")
     frames = [
         b"garbage",
         b'{"action":"message","user_name":"' + alice.name.encode() + b'","target":"\xff"}',
@@ -63,7 +63,7 @@ def test_welcome_comes_first(chat: Chat) -> None:
 @requirement("WELCOME-2")
 def test_welcome_is_first_and_once(chat: Chat) -> None:
     room = chat.room()
-    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
+    alice, bob = chat.members(room, "alice", "bob")
     alice.say(room, "hi")
     alice.send({"action": "dance"})
     alice.settle("WELCOME-2")

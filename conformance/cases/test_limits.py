@@ -56,7 +56,7 @@ def test_a_client_that_does_not_read_is_dropped_and_slows_no_one(chat: Chat) -> 
     sleeper = chat.open(name)
     sleeper.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # little kernel slack
     sleeper.join(name, room)  # from here on it never reads
-    sender, reader = chat.join(chat.user("sender"), room), chat.join(chat.user("reader"), room)
+    sender, reader = chat.members(room, "sender", "reader")
     text = "z" * (LIMITS["max_message_bytes"] - 16)
     # A batch the reader takes in full before the next must stay well under the queue limit,
     # or a server could rightly cut off the reader too.

@@ -17,7 +17,7 @@ MAX_ROOMS = protocol.limits()["max_rooms_per_session"]
 @requirement("ROUTE-1")
 def test_room_message_reaches_every_other_member(chat: Chat) -> None:
     room = chat.room()
-    alice, bob, carol = (chat.join(chat.user(n), room) for n in ("alice", "bob", "carol"))
+    alice, bob, carol = chat.members(room, "alice", "bob", "carol")
     alice.say(room, "hello room")
     bob.expect_delivery("ROUTE-1", room, alice.name, "hello room")
     carol.expect_delivery("ROUTE-1", room, alice.name, "hello room")
@@ -26,7 +26,7 @@ def test_room_message_reaches_every_other_member(chat: Chat) -> None:
 @requirement("ROUTE-2")
 def test_room_message_skips_non_members(chat: Chat) -> None:
     room, other = chat.room(), chat.room("other")
-    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
+    alice, bob = chat.members(room, "alice", "bob")
     dave = chat.join(chat.user("dave"), other)
     alice.say(room, "members only")
     bob.expect_delivery("ROUTE-2", room, alice.name, "members only")
@@ -37,7 +37,7 @@ def test_room_message_skips_non_members(chat: Chat) -> None:
 @requirement("ROUTE-3")
 def test_room_message_is_not_echoed_to_its_sender(chat: Chat) -> None:
     room = chat.room()
-    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
+    alice, bob = chat.members(room, "alice", "bob")
     alice.say(room, "not for me")
     bob.expect_delivery("ROUTE-1", room, alice.name, "not for me")
     alice.expect_quiet("ROUTE-3", "its own room message")
@@ -57,7 +57,7 @@ def test_posting_to_a_room_joins_it_after_delivery(chat: Chat) -> None:
 @requirement("ROUTE-5")
 def test_direct_message_reaches_its_recipient_only(chat: Chat) -> None:
     room = chat.room()
-    alice, bob, carol = (chat.join(chat.user(n), room) for n in ("alice", "bob", "carol"))
+    alice, bob, carol = chat.members(room, "alice", "bob", "carol")
     alice.say(bob.name, "psst")
     bob.expect_delivery("ROUTE-5", bob.name, alice.name, "psst")
     alice.expect_quiet("ROUTE-5", "a direct message to someone else")
@@ -79,7 +79,7 @@ def test_direct_message_to_oneself_comes_back(chat: Chat) -> None:
 @requirement("ROUTE-7")
 def test_direct_message_to_unknown_user_is_an_error(chat: Chat) -> None:
     room = chat.room()
-    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
+    alice, bob = chat.members(room, "alice", "bob")
     alice.say(chat.user("nobody"), "anyone?")
     alice.expect_error("ROUTE-7", protocol.error_text("target_not_connected"))
     alice.settle("ROUTE-7")
@@ -90,8 +90,7 @@ def test_direct_message_to_unknown_user_is_an_error(chat: Chat) -> None:
 def test_all_reaches_every_connected_user_but_the_sender(chat: Chat) -> None:
     alice = chat.join(chat.user("alice"), chat.room())
     bob, carol = chat.join(chat.user("bob"), chat.room()), chat.join(chat.user("carol"))
-    carol.send({"action": "disconnect", "target": protocol.ALL_ROOM})  # it cannot be left
-    carol.expect_value("ROUTE-8", {"status": "disconnect", "target": protocol.ALL_ROOM})
+    carol.leave(protocol.ALL_ROOM, "ROUTE-8")  # it cannot be left
     alice.say(protocol.ALL_ROOM, "hello world")
     bob.expect_delivery("ROUTE-8", protocol.ALL_ROOM, alice.name, "hello world")
     carol.expect_delivery("ROUTE-8", protocol.ALL_ROOM, alice.name, "hello world")
@@ -101,7 +100,7 @@ def test_all_reaches_every_connected_user_but_the_sender(chat: Chat) -> None:
 @requirement("ROUTE-9")
 def test_delivery_shape_and_text_unchanged(chat: Chat) -> None:
     room = chat.room()
-    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
+    alice, bob = chat.members(room, "alice", "bob")
     texts = ["plain", 'quotes " and \\ backslash', "line\nbreak\ttab", "ünïcödé €😀", "{}[]"]
     for text in texts:
         alice.say(room, text)
@@ -114,7 +113,7 @@ def test_delivery_shape_and_text_unchanged(chat: Chat) -> None:
 @requirement("ROUTE-10")
 def test_deliveries_arrive_once_and_in_order(chat: Chat) -> None:
     room = chat.room()
-    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
+    alice, bob = chat.members(room, "alice", "bob")
     expected = []
     for n in range(40):
         if n % 4 == 3:
@@ -133,7 +132,7 @@ def test_deliveries_arrive_once_and_in_order(chat: Chat) -> None:
 @requirement("ROUTE-11")
 def test_no_reply_to_a_successful_message(chat: Chat) -> None:
     room = chat.room()
-    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
+    alice, bob = chat.members(room, "alice", "bob")
     alice.say(room, "to the room")
     alice.say(bob.name, "to bob")
     alice.say(protocol.ALL_ROOM, "to everyone")
@@ -163,8 +162,7 @@ def test_room_history_is_dropped_with_the_last_member(chat: Chat) -> None:
     room = chat.room()
     alice = chat.join(chat.user("alice"), room)
     alice.say(room, "soon forgotten")
-    alice.send({"action": "disconnect", "target": room})
-    alice.expect_value("ROUTE-12", {"status": "disconnect", "target": room})
+    alice.leave(room, "ROUTE-12")
     reply = chat.open("bob").join(chat.user("bob"), room)
     chat.check("ROUTE-12", reply.get("history") == [], f"history of an emptied room {reply!r}")
 
@@ -185,7 +183,7 @@ def test_all_keeps_its_history(chat: Chat) -> None:
 @requirement("ROUTE-13")
 def test_spoofed_user_name_is_refused(chat: Chat) -> None:
     room = chat.room()
-    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
+    alice, bob = chat.members(room, "alice", "bob")
     alice.say(room, "i am bob", user_name=bob.name)
     alice.expect_error("ROUTE-13", protocol.error_text("name_mismatch"))
     alice.say(bob.name, "also bob", user_name=bob.name)

@@ -53,8 +53,7 @@ def on_message(chat: Chat, client: Client, case: TransitionCase, room: str) -> N
 
 
 def on_leave(chat: Chat, client: Client, case: TransitionCase, room: str) -> None:
-    client.send({"action": "disconnect", "target": room})
-    client.expect_value("DISCONNECT-3", {"status": "disconnect", "target": room})
+    client.leave(room, "DISCONNECT-3")
     client.expect_quiet("STATE-1", "still connected after leaving a room")
 
 

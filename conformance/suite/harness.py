@@ -181,6 +181,11 @@ class Client(WireClient):
     def say(self, target: str, text: str, user_name: str | None = None) -> None:
         self.send(direct(user_name or self.name, text, target))
 
+    def leave(self, room: str, rule: str) -> None:
+        """Leave `room` (`disconnect` with a target); its answer must say so, else `rule`."""
+        self.send({"action": "disconnect", "target": room})
+        self.expect_value(rule, {"status": "disconnect", "target": room})
+
     # -- checks -------------------------------------------------------------------------------
 
     def expect(self, rule: str, what: str, check: Callable[[Any], bool]) -> Any:
@@ -387,6 +392,10 @@ class Chat:
         known = requirements_by_id()
         in_profile = [c for c in candidates if known[c].in_profile(self.profile)]
         return (cited or in_profile)[0]
+
+    def members(self, room: str, *bases: str) -> list[Client]:
+        """One new client per base name (`user(base)`), each joined to `room`, in that order."""
+        return [self.join(self.user(base), room) for base in bases]
 
     def claim(self, name: str, rule: str) -> Client:
         """Connect as `name` once the target has noticed its old holder left.
