@@ -55,7 +55,7 @@ CONNECTED = SessionState.CONNECTED.value
 CLOSED = SessionState.CLOSED.value
 UNKNOWN, LINES, BARE = 0, 1, 2  # how a session frames what it sends: not yet known, `\n`, bare
 _NEWLINE = b"\n"
-ALL = "#all"
+ALL = protocol.ALL_ROOM  # the room everyone is in
 _ACTIONS = (Trigger.CONNECT.value, Trigger.MESSAGE.value, Trigger.DISCONNECT.value)
 _LEAVE, _DISCONNECT = Trigger.LEAVE.value, Trigger.DISCONNECT.value
 # Members met on every frame, bound once: reading one from its enum class costs about as much

@@ -23,9 +23,9 @@ from math import inf
 from typing import Any
 
 from protocol import ErrorCode, schema, schema_keyword_errors
+from protocol.keywords import ANNOTATIONS, APPLIES_TO
 
 Check = Callable[[Any], bool]
-ANNOTATIONS = frozenset({"$schema", "$id", "title", "description", "examples"})
 APPLICATORS = frozenset({"properties", "items", "not"})
 
 # JSON Schema types as Python tests. jsonschema counts 1.0 as an integer, and booleans as
@@ -56,16 +56,16 @@ def utf8_size(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
-# Assertion keywords: the JSON type each applies to (values of other types pass it), and a
-# Python expression, true when a value `{v}` of that type passes; `{c}` names the keyword's value.
-_ASSERTIONS: Mapping[str, tuple[str, str]] = {
-    "pattern": ("string", "{c}({v}) is not None"),
-    "minLength": ("string", "len({v}) >= {c}"),
-    "maxLength": ("string", "len({v}) <= {c}"),
+# Assertion keywords: a Python expression, true when a value `{v}` of the type the keyword applies
+# to (`APPLIES_TO`) passes; `{c}` names the keyword's value. Values of other types pass it.
+_ASSERTIONS: Mapping[str, str] = {
+    "pattern": "{c}({v}) is not None",
+    "minLength": "len({v}) >= {c}",
+    "maxLength": "len({v}) <= {c}",
     # UTF-8 needs at most 4 bytes per code point, so short strings need no encoding.
-    "x-maxUtf8Bytes": ("string", "(len({v}) * 4 <= {c} or utf8_size({v}) <= {c})"),  # VALIDATE-8
-    "maxItems": ("array", "len({v}) <= {c}"),
-    "minimum": ("number", "{v} >= {c}"),
+    "x-maxUtf8Bytes": "(len({v}) * 4 <= {c} or utf8_size({v}) <= {c})",  # VALIDATE-8
+    "maxItems": "len({v}) <= {c}",
+    "minimum": "{v} >= {c}",
 }
 _GUARDS = {
     "string": "type({v}) is not str",
@@ -91,15 +91,14 @@ def _passes(keyword: str, value: Any, v: str, c: str, known_type: str | None = N
             return f"(type({v}) is str and {v} in {c})"
         return f"any(same({v}, e) for e in {c})"
     if keyword == "required":
-        applies_to, test = "object", " and ".join(f"{key!r} in {v}" for key in value) or "True"
+        test = " and ".join(f"{key!r} in {v}" for key in value) or "True"
     elif keyword in _ASSERTIONS:
-        applies_to, template = _ASSERTIONS[keyword]
-        test = template.format(v=v, c=c)
+        test = _ASSERTIONS[keyword].format(v=v, c=c)
     else:
         raise ValueError(f"the fast validator does not know the keyword {keyword!r}")
-    if known_type == applies_to:
+    if known_type == APPLIES_TO[keyword]:
         return f"({test})"
-    return f"({_GUARDS[applies_to].format(v=v)} or {test})"
+    return f"({_GUARDS[APPLIES_TO[keyword]].format(v=v)} or {test})"
 
 
 def _constant(keyword: str, value: Any) -> Any:

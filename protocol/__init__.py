@@ -93,6 +93,12 @@ def requirements() -> tuple[Requirement, ...]:
 
 
 @cache
+def reserved_names() -> Mapping[str, Mapping[str, str]]:
+    """The names the protocol reserves (`all_room`), each with its value and what it means."""
+    return dict(load_json("requirements.json")["names"])
+
+
+@cache
 def sections() -> Mapping[str, str]:
     """Section prefix (e.g. `FRAME`) to its title, in spec order."""
     return dict(load_json("requirements.json")["sections"])
@@ -171,3 +177,7 @@ def machine_spec() -> Mapping[str, Any]:
     """The session state machine: states, events, transitions and refusals."""
     loaded: Mapping[str, Any] = load_json("machine.json")
     return loaded
+
+
+ALL_ROOM: str = reserved_names()["all_room"]["value"]
+"""`#all`, the room every connected user is in (ROUTE-8): the one name of it that code uses."""

@@ -18,6 +18,7 @@ from protocol import (
     limit_table,
     machine_spec,
     requirements,
+    reserved_names,
     schema_keyword_errors,
 )
 from protocol.statemachine import mermaid, refusals
@@ -57,6 +58,11 @@ def errors_block() -> str:
     return "\n".join(rows) + "\n"
 
 
+def names_block() -> str:
+    lines = [f"- `{entry['value']}`: {entry['doc']}" for entry in reserved_names().values()]
+    return "\n".join(lines) + "\n"
+
+
 def mapping_block() -> str:
     rows = ["| rank | failing schema keyword | error sent |", "|---|---|---|"]
     for rank, (keyword, root_only, code) in enumerate(schema_keyword_errors(), start=1):
@@ -90,6 +96,7 @@ def _renderer(name: str) -> Callable[[], str]:
         "limits": limits_block,
         "errors": errors_block,
         "error-mapping": mapping_block,
+        "names": names_block,
         "machine": machine_block,
         "diagram": diagram_block,
     }

@@ -31,10 +31,10 @@ from typing import Any
 
 from engine.codec import encode
 from engine.framing import FrameDecoder
-from protocol import ErrorCode, error_text, limits, schema
+from protocol import ALL_ROOM, ErrorCode, error_text, limits, schema
 
 JsonObject = dict[str, Any]  # one message, to the server or from it
-ALL = "#all"
+ALL = ALL_ROOM  # the room everyone is in, which cannot be left
 MAX_NAME_BYTES = limits()["max_name_bytes"]
 MAX_MESSAGE_BYTES = limits()["max_message_bytes"]
 MAX_FRAME_BYTES = limits()["max_frame_bytes"]

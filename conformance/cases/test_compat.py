@@ -105,7 +105,7 @@ def test_a_first_frame_with_a_newline_gets_the_welcome_first(chat: Chat) -> None
     name = chat.user("alice")
     client = chat.open(name)
     client.send(connect_doc(name, []))  # at once, before any welcome delay is over
-    chat.connected(client, name)
+    client.join(name, sent=True)
     first = client.packets[0].value if client.packets else None
     chat.check("COMPAT-1", is_welcome(first), f"the first packet was {show(first)}")
 

@@ -22,8 +22,8 @@ def test_connect_takes_the_name_and_the_rooms(chat: Chat) -> None:
     bob = chat.join(chat.user("bob"), one, two, other)
     for room in (one, other, two):
         bob.say(room, f"to {room}")
-    alice.expect_delivery("CONNECT-1", one, bob.name or "", f"to {one}")
-    alice.expect_delivery("CONNECT-1", two, bob.name or "", f"to {two}")
+    alice.expect_delivery("CONNECT-1", one, bob.name, f"to {one}")
+    alice.expect_delivery("CONNECT-1", two, bob.name, f"to {two}")
     alice.expect_quiet("CONNECT-1", "a room it did not connect to")
 
 
@@ -39,7 +39,7 @@ def test_connect_reply_is_one_chat_with_the_recent_history(chat: Chat) -> None:
     for n in range(HISTORY_PER_ROOM * len(rooms)):  # fills every room's history exactly
         room = rooms[n % len(rooms)]
         bob.say(room, f"m{n}")
-        sent.append(entry(room, bob.name or "", f"m{n}"))
+        sent.append(entry(room, bob.name, f"m{n}"))
     bob.settle("CONNECT-2")
     alice = chat.open("alice")
     alice.send(connect_doc(chat.user("alice"), rooms))
@@ -87,7 +87,7 @@ def test_a_name_in_use_is_refused(chat: Chat) -> None:
     thief.send(connect_doc(name, [room]))
     thief.expect_error("CONNECT-3", protocol.error_text(protocol.ErrorCode.NAME_TAKEN))
     other = chat.user("other")
-    chat.connect_ok(thief, other, "CONNECT-3")  # still without a name: another is accepted
+    thief.join(other, rule="CONNECT-3")  # still without a name: another is accepted
     alice.expect_quiet("CONNECT-3", "anything caused by the thief")
 
 
@@ -100,11 +100,11 @@ def test_connect_again_replaces_the_rooms(chat: Chat) -> None:
     bob.settle("CONNECT-4")
     alice.send(connect_doc(name, [new]))
     reply = alice.expect("CONNECT-4", "one chat answering connect", is_chat)
-    wanted = [entry(new, bob.name or "", "history of new")]
+    wanted = [entry(new, bob.name, "history of new")]
     chat.check("CONNECT-4", reply.get("history") == wanted, f"reply {show(reply)}")
     bob.say(old, "to old")
     bob.say(new, "to new")
-    alice.expect_delivery("CONNECT-4", new, bob.name or "", "to new")
+    alice.expect_delivery("CONNECT-4", new, bob.name, "to new")
     alice.expect_quiet("CONNECT-4", "a room its second connect left out")
 
 
@@ -117,9 +117,9 @@ def test_connect_with_another_name_is_refused(chat: Chat) -> None:
     alice.expect_error("CONNECT-5", protocol.error_text(protocol.ErrorCode.NAME_MISMATCH))
     bob.say(elsewhere, "not subscribed")  # first: the next delivery shows it was handled
     bob.say(room, "still in the room")
-    alice.expect_delivery("CONNECT-5", room, bob.name or "", "still in the room")
+    alice.expect_delivery("CONNECT-5", room, bob.name, "still in the room")
     alice.expect_quiet("CONNECT-5", "a room of the refused connect")
-    chat.connect_ok(chat.open("other"), other, "CONNECT-5")  # the refused name was never taken
+    chat.open("other").join(other, rule="CONNECT-5")  # the refused name was never taken
 
 
 @requirement("CONNECT-6")

@@ -23,11 +23,11 @@ def _errors(client: Client, count: int) -> None:
 def test_one_error_fewer_than_the_limit_keeps_the_session(chat: Chat) -> None:
     below = chat.caps.limits["max_consecutive_errors"] - 1
     room = chat.room()
-    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
+    alice, bob = chat.members(room, "alice", "bob")
     _errors(alice, below)
     alice.expect_quiet("ERROR-2", f"anything more after {below} errors in a row")
     bob.say(room, "still with us?")
-    alice.expect_delivery("ERROR-2", room, bob.name or "", "still with us?")
+    alice.expect_delivery("ERROR-2", room, bob.name, "still with us?")
 
 
 @requirement("ERROR-2")
@@ -36,7 +36,7 @@ def test_one_error_fewer_than_the_limit_before_connect_keeps_the_connection(chat
     name = chat.user("alice")
     alice = chat.open(name)
     _errors(alice, below)
-    chat.connect_ok(alice, name, "ERROR-2")
+    alice.join(name, rule="ERROR-2")
     alice.expect_quiet("ERROR-2", f"anything more after {below} errors and a connect")
 
 

@@ -19,10 +19,10 @@ def test_errors_have_the_error_shape(chat: Chat) -> None:
 @requirement("ERROR-2")
 def test_errors_change_nothing_and_touch_no_one_else(chat: Chat) -> None:
     room = chat.room()
-    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
+    alice, bob = chat.members(room, "alice", "bob")
     frames = [
         b"garbage",
-        b'{"action":"message","user_name":"' + (alice.name or "").encode() + b'","target":"\xff"}',
+        b'{"action":"message","user_name":"' + alice.name.encode() + b'","target":"\xff"}',
         b'{"action":"message","user_name":5}',
         b'{"action":"message","user_name":"@nobody","target":"'
         + room.encode()
@@ -35,7 +35,7 @@ def test_errors_change_nothing_and_touch_no_one_else(chat: Chat) -> None:
     alice.expect_quiet("ERROR-2", "more than one error per frame")
     bob.expect_quiet("ERROR-2", "anything caused by another connection's errors")
     bob.say(room, "still subscribed?")
-    alice.expect_delivery("ERROR-2", room, bob.name or "", "still subscribed?")
+    alice.expect_delivery("ERROR-2", room, bob.name, "still subscribed?")
 
 
 @requirement("WELCOME-1")
@@ -63,7 +63,7 @@ def test_welcome_comes_first(chat: Chat) -> None:
 @requirement("WELCOME-2")
 def test_welcome_is_first_and_once(chat: Chat) -> None:
     room = chat.room()
-    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
+    alice, bob = chat.members(room, "alice", "bob")
     alice.say(room, "hi")
     alice.send({"action": "dance"})
     alice.settle("WELCOME-2")

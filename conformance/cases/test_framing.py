@@ -28,7 +28,7 @@ MAX_FRAME = protocol.limits()["max_frame_bytes"]
 
 def frame(client: Client, text: str) -> bytes:
     """A direct message to oneself, compact, no newline."""
-    return encode(direct(client.name or "", text))
+    return encode(direct(client.name, text))
 
 
 def echoed(client: Client, rule: str, *texts: str) -> None:
@@ -166,9 +166,9 @@ def test_nesting_at_the_limit_and_big_integers_are_json(chat: Chat) -> None:
 def exchange(chat: Chat, rule: str) -> list[Client]:
     """A bit of everything a core server sends: replies, deliveries, an error, a goodbye."""
     room = chat.room()
-    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
+    alice, bob = chat.members(room, "alice", "bob")
     alice.say(room, 'to the room, with ünïcödé and "quotes"\n')
-    alice.say(bob.name or "", "direct")
+    alice.say(bob.name, "direct")
     bob.settle(rule)
     alice.send({"action": "dance"})
     alice.settle(rule)

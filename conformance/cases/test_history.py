@@ -28,7 +28,7 @@ def test_room_history_is_dropped_when_its_last_member_goes(chat: Chat, how: str)
     else:
         alice.close()
         chat.claim(name, "DISCONNECT-6")  # once its name is free, its session has ended
-    reply = chat.connect(chat.open("bob"), chat.user("bob"), room)
+    reply = chat.open("bob").join(chat.user("bob"), room)
     chat.check(
         "ROUTE-12",
         reply.get("history") == [],

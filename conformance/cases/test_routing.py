@@ -17,19 +17,19 @@ MAX_ROOMS = protocol.limits()["max_rooms_per_session"]
 @requirement("ROUTE-1")
 def test_room_message_reaches_every_other_member(chat: Chat) -> None:
     room = chat.room()
-    alice, bob, carol = (chat.join(chat.user(n), room) for n in ("alice", "bob", "carol"))
+    alice, bob, carol = chat.members(room, "alice", "bob", "carol")
     alice.say(room, "hello room")
-    bob.expect_delivery("ROUTE-1", room, alice.name or "", "hello room")
-    carol.expect_delivery("ROUTE-1", room, alice.name or "", "hello room")
+    bob.expect_delivery("ROUTE-1", room, alice.name, "hello room")
+    carol.expect_delivery("ROUTE-1", room, alice.name, "hello room")
 
 
 @requirement("ROUTE-2")
 def test_room_message_skips_non_members(chat: Chat) -> None:
     room, other = chat.room(), chat.room("other")
-    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
+    alice, bob = chat.members(room, "alice", "bob")
     dave = chat.join(chat.user("dave"), other)
     alice.say(room, "members only")
-    bob.expect_delivery("ROUTE-2", room, alice.name or "", "members only")
+    bob.expect_delivery("ROUTE-2", room, alice.name, "members only")
     alice.settle("ROUTE-2")
     dave.expect_quiet("ROUTE-2", "it is not in the room")
 
@@ -37,9 +37,9 @@ def test_room_message_skips_non_members(chat: Chat) -> None:
 @requirement("ROUTE-3")
 def test_room_message_is_not_echoed_to_its_sender(chat: Chat) -> None:
     room = chat.room()
-    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
+    alice, bob = chat.members(room, "alice", "bob")
     alice.say(room, "not for me")
-    bob.expect_delivery("ROUTE-1", room, alice.name or "", "not for me")
+    bob.expect_delivery("ROUTE-1", room, alice.name, "not for me")
     alice.expect_quiet("ROUTE-3", "its own room message")
 
 
@@ -48,18 +48,18 @@ def test_posting_to_a_room_joins_it_after_delivery(chat: Chat) -> None:
     room = chat.room()
     alice, bob = chat.join(chat.user("alice")), chat.join(chat.user("bob"), room)
     alice.say(room, "knock knock")
-    bob.expect_delivery("ROUTE-4", room, alice.name or "", "knock knock")
+    bob.expect_delivery("ROUTE-4", room, alice.name, "knock knock")
     alice.expect_quiet("ROUTE-4", "its own message, sent before it joined")
     bob.say(room, "come in")
-    alice.expect_delivery("ROUTE-4", room, bob.name or "", "come in")
+    alice.expect_delivery("ROUTE-4", room, bob.name, "come in")
 
 
 @requirement("ROUTE-5")
 def test_direct_message_reaches_its_recipient_only(chat: Chat) -> None:
     room = chat.room()
-    alice, bob, carol = (chat.join(chat.user(n), room) for n in ("alice", "bob", "carol"))
-    alice.say(bob.name or "", "psst")
-    bob.expect_delivery("ROUTE-5", bob.name or "", alice.name or "", "psst")
+    alice, bob, carol = chat.members(room, "alice", "bob", "carol")
+    alice.say(bob.name, "psst")
+    bob.expect_delivery("ROUTE-5", bob.name, alice.name, "psst")
     alice.expect_quiet("ROUTE-5", "a direct message to someone else")
     carol.expect_quiet("ROUTE-5", "a direct message to someone else")
 
@@ -79,7 +79,7 @@ def test_direct_message_to_oneself_comes_back(chat: Chat) -> None:
 @requirement("ROUTE-7")
 def test_direct_message_to_unknown_user_is_an_error(chat: Chat) -> None:
     room = chat.room()
-    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
+    alice, bob = chat.members(room, "alice", "bob")
     alice.say(chat.user("nobody"), "anyone?")
     alice.expect_error("ROUTE-7", protocol.error_text(protocol.ErrorCode.TARGET_NOT_CONNECTED))
     alice.settle("ROUTE-7")
@@ -90,35 +90,34 @@ def test_direct_message_to_unknown_user_is_an_error(chat: Chat) -> None:
 def test_all_reaches_every_connected_user_but_the_sender(chat: Chat) -> None:
     alice = chat.join(chat.user("alice"), chat.room())
     bob, carol = chat.join(chat.user("bob"), chat.room()), chat.join(chat.user("carol"))
-    carol.send({"action": "disconnect", "target": "#all"})  # #all cannot be left
-    carol.expect_value("ROUTE-8", {"status": "disconnect", "target": "#all"})
-    alice.say("#all", "hello world")
-    bob.expect_delivery("ROUTE-8", "#all", alice.name or "", "hello world")
-    carol.expect_delivery("ROUTE-8", "#all", alice.name or "", "hello world")
+    carol.leave(protocol.ALL_ROOM, "ROUTE-8")  # it cannot be left
+    alice.say(protocol.ALL_ROOM, "hello world")
+    bob.expect_delivery("ROUTE-8", protocol.ALL_ROOM, alice.name, "hello world")
+    carol.expect_delivery("ROUTE-8", protocol.ALL_ROOM, alice.name, "hello world")
     alice.expect_quiet("ROUTE-8", "its own message to #all")
 
 
 @requirement("ROUTE-9")
 def test_delivery_shape_and_text_unchanged(chat: Chat) -> None:
     room = chat.room()
-    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
+    alice, bob = chat.members(room, "alice", "bob")
     texts = ["plain", 'quotes " and \\ backslash', "line\nbreak\ttab", "ünïcödé €😀", "{}[]"]
     for text in texts:
         alice.say(room, text)
     for text in texts:
-        bob.expect_delivery("ROUTE-9", room, alice.name or "", text)
-    alice.say(bob.name or "", "direct")
-    bob.expect_delivery("ROUTE-9", bob.name or "", alice.name or "", "direct")
+        bob.expect_delivery("ROUTE-9", room, alice.name, text)
+    alice.say(bob.name, "direct")
+    bob.expect_delivery("ROUTE-9", bob.name, alice.name, "direct")
 
 
 @requirement("ROUTE-10")
 def test_deliveries_arrive_once_and_in_order(chat: Chat) -> None:
     room = chat.room()
-    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
+    alice, bob = chat.members(room, "alice", "bob")
     expected = []
     for n in range(40):
         if n % 4 == 3:
-            alice.say(bob.name or "", f"direct {n}")
+            alice.say(bob.name, f"direct {n}")
             expected.append((bob.name, f"direct {n}"))
         else:
             alice.say(room, f"room {n}")
@@ -133,10 +132,10 @@ def test_deliveries_arrive_once_and_in_order(chat: Chat) -> None:
 @requirement("ROUTE-11")
 def test_no_reply_to_a_successful_message(chat: Chat) -> None:
     room = chat.room()
-    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
+    alice, bob = chat.members(room, "alice", "bob")
     alice.say(room, "to the room")
-    alice.say(bob.name or "", "to bob")
-    alice.say("#all", "to everyone")
+    alice.say(bob.name, "to bob")
+    alice.say(protocol.ALL_ROOM, "to everyone")
     alice.say(chat.room("fresh"), "to a new room")
     alice.expect_quiet("ROUTE-11", "replies to messages that succeeded")
 
@@ -148,9 +147,9 @@ def test_room_history_keeps_the_last_messages(chat: Chat) -> None:
     alice = chat.join(chat.user("alice"), room)
     for n in range(HISTORY + 5):
         alice.say(room, f"m{n}")
-    alice.say(alice.name or "", "a direct message is not kept")
+    alice.say(alice.name, "a direct message is not kept")
     alice.settle("ROUTE-12")
-    reply = chat.connect(chat.open("bob"), chat.user("bob"), room)
+    reply = chat.open("bob").join(chat.user("bob"), room)
     wanted = [
         {"target": room, "from": alice.name, "message": f"m{n}"} for n in range(5, HISTORY + 5)
     ]
@@ -163,9 +162,8 @@ def test_room_history_is_dropped_with_the_last_member(chat: Chat) -> None:
     room = chat.room()
     alice = chat.join(chat.user("alice"), room)
     alice.say(room, "soon forgotten")
-    alice.send({"action": "disconnect", "target": room})
-    alice.expect_value("ROUTE-12", {"status": "disconnect", "target": room})
-    reply = chat.connect(chat.open("bob"), chat.user("bob"), room)
+    alice.leave(room, "ROUTE-12")
+    reply = chat.open("bob").join(chat.user("bob"), room)
     chat.check("ROUTE-12", reply.get("history") == [], f"history of an emptied room {reply!r}")
 
 
@@ -174,10 +172,10 @@ def test_all_keeps_its_history(chat: Chat) -> None:
     chat.require_connect_reply("read a room's history")
     alice = chat.join(chat.user("alice"))
     text = f"for the record {chat.tokens.next()}"
-    alice.say("#all", text)
+    alice.say(protocol.ALL_ROOM, text)
     alice.settle("ROUTE-12")
     alice.close()
-    reply = chat.connect(chat.open("bob"), chat.user("bob"), "#all")
+    reply = chat.open("bob").join(chat.user("bob"), protocol.ALL_ROOM)
     history = reply.get("history") or [{}]
     chat.check("ROUTE-12", history[-1].get("message") == text, f"#all history {history[-3:]!r}")
 
@@ -185,10 +183,10 @@ def test_all_keeps_its_history(chat: Chat) -> None:
 @requirement("ROUTE-13")
 def test_spoofed_user_name_is_refused(chat: Chat) -> None:
     room = chat.room()
-    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
+    alice, bob = chat.members(room, "alice", "bob")
     alice.say(room, "i am bob", user_name=bob.name)
     alice.expect_error("ROUTE-13", protocol.error_text(protocol.ErrorCode.NAME_MISMATCH))
-    alice.say(bob.name or "", "also bob", user_name=bob.name)
+    alice.say(bob.name, "also bob", user_name=bob.name)
     alice.expect_error("ROUTE-13", protocol.error_text(protocol.ErrorCode.NAME_MISMATCH))
     alice.settle("ROUTE-13")
     bob.expect_quiet("ROUTE-13", "a message with a spoofed user_name")
@@ -202,8 +200,8 @@ def test_too_many_rooms_is_refused(chat: Chat) -> None:
     bob = chat.join(chat.user("bob"), extra)
     alice.say(extra, "one room too many")
     alice.expect_error("ROUTE-14", protocol.error_text(protocol.ErrorCode.TOO_MANY_ROOMS))
-    alice.say("#all", "#all does not count")
-    bob.expect_delivery("ROUTE-14", "#all", alice.name or "", "#all does not count")
+    alice.say(protocol.ALL_ROOM, "#all does not count")
+    bob.expect_delivery("ROUTE-14", protocol.ALL_ROOM, alice.name, "#all does not count")
     alice.settle("ROUTE-14")
     bob.expect_quiet("ROUTE-14", "a message refused with Too Many Rooms")
 

@@ -15,7 +15,7 @@ from conformance.suite.verdicts import requirement
 @requirement("STATE-1", "DISCONNECT-1", "DISCONNECT-2")
 def test_a_message_after_disconnect_in_the_same_write_is_not_handled(chat: Chat) -> None:
     room = chat.room()
-    alice, bob = chat.join(chat.user("alice"), room), chat.join(chat.user("bob"), room)
+    alice, bob = chat.members(room, "alice", "bob")
     message = {"action": "message", "user_name": alice.name, "target": room, "message": "late"}
     alice.send_bytes(frame({"action": "disconnect"}) + frame(message))  # one write
     before = alice.expect_closed("DISCONNECT-1")

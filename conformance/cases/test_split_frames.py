@@ -56,7 +56,7 @@ def test_a_frame_in_one_byte_reads_with_escapes_and_no_newline(chat: Chat) -> No
     other = chat.join(chat.user("other"))
     alice = chat.join(chat.user("alice"))
     text = 'say "hi" {not a brace} \\ back\\'
-    for byte in encode(direct(alice.name or "", text)):  # no newline: the `}` ends it
+    for byte in encode(direct(alice.name, text)):  # no newline: the `}` ends it
         alice.send_bytes(bytes([byte]))
         other.settle("FRAME-3")
     alice.expect_echo("FRAME-3", text)
@@ -74,7 +74,7 @@ def test_glued_frames_cut_inside_their_strings(chat: Chat) -> None:
     ends the first frame right before the `{` of the next."""
     other = chat.join(chat.user("other"))
     alice = chat.join(chat.user("alice"))
-    first, second = (encode(direct(alice.name or "", t)) for t in ("one {a}", "two"))
+    first, second = (encode(direct(alice.name, t)) for t in ("one {a}", "two"))
     data = first + second
     # Whole, in one write, first: a target that cannot take glued frames at all fails FRAME-4
     # here, and is not blamed for reassembly below.

@@ -30,7 +30,8 @@ def reach(chat: Chat, state: str, room: str) -> Client:
 
 
 def on_connect(chat: Chat, client: Client, case: TransitionCase, room: str) -> None:
-    name, fresh = client.name or chat.user("client"), chat.room("fresh")
+    name = client.name if client.joined else chat.user("client")
+    fresh = chat.room("fresh")
     client.send(connect_doc(name, [fresh]))
     reply_rule = "CONNECT-2" if case.source == AWAITING else "CONNECT-4"
     client.expect(reply_rule, "one chat answering connect", is_chat)
@@ -47,13 +48,12 @@ def on_connect(chat: Chat, client: Client, case: TransitionCase, room: str) -> N
 def on_message(chat: Chat, client: Client, case: TransitionCase, room: str) -> None:
     other = chat.join(chat.user("other"), room)
     client.say(room, "in state connected")
-    other.expect_delivery("ROUTE-1", room, client.name or "", "in state connected")
+    other.expect_delivery("ROUTE-1", room, client.name, "in state connected")
     client.expect_quiet("STATE-1", "still connected")
 
 
 def on_leave(chat: Chat, client: Client, case: TransitionCase, room: str) -> None:
-    client.send({"action": "disconnect", "target": room})
-    client.expect_value("DISCONNECT-3", {"status": "disconnect", "target": room})
+    client.leave(room, "DISCONNECT-3")
     client.expect_quiet("STATE-1", "still connected after leaving a room")
 
 
@@ -65,7 +65,7 @@ def on_disconnect(chat: Chat, client: Client, case: TransitionCase, room: str) -
 
 def on_connection_lost(chat: Chat, client: Client, case: TransitionCase, room: str) -> None:
     bystander = chat.join(chat.user("bystander"), room)
-    name = client.name
+    name = client.name if client.joined else None
     client.send_bytes(b'{"action":"message","user_na')  # dropped in the middle of a frame
     client.close()
     bystander.expect_quiet("DISCONNECT-6", "a half frame of a dropped connection")
@@ -131,4 +131,4 @@ def test_refusal(chat: Chat, trigger: str, state: str, text: str) -> None:
     client.expect_error(rule, text)
     bystander.expect_quiet(rule, "a refused event")
     if state == AWAITING:
-        chat.connect_ok(client, name, rule)  # still awaiting connect
+        client.join(name, rule=rule)  # still awaiting connect

@@ -107,14 +107,14 @@ def accepted_connect(chat: Chat, document: dict[str, Any], rule: str) -> None:
     client = chat.open("client")
     client.send(document)
     rooms = document["targets"]
-    chat.connected(client, document["user_name"], rooms)  # a chat reply, not just any answer
+    client.join(document["user_name"], *rooms, sent=True)  # a chat reply, not just any answer
     if rooms:
         observer = chat.join(chat.user("observer"))
         for room in rooms:
             observer.say(room, f"to {room}")
         observer.settle(rule)  # the target has handled them all: now they are on their way
         got = client.settle(rule)
-        wanted = [(room, observer.name or "", f"to {room}") for room in rooms]
+        wanted = [(room, observer.name, f"to {room}") for room in rooms]
         subscribed = len(got) == len(wanted) and all(
             is_delivery(value, *entry) for value, entry in zip(got, wanted, strict=True)
         )
@@ -125,7 +125,7 @@ def accepted_message(chat: Chat, document: dict[str, Any], rule: str) -> None:
     sender_name, target = document["user_name"], document["target"]
     if target.startswith("@"):
         receiver = chat.join(target)
-    elif target == "#all":
+    elif target == protocol.ALL_ROOM:
         receiver = chat.join(chat.user("receiver"))
     else:
         receiver = chat.join(chat.user("receiver"), target)
@@ -190,7 +190,7 @@ def test_only_the_first_failure_is_reported(
     client = setup(chat)
     client.send_frame(frame + b"\n")
     client.expect_error("VALIDATE-6", protocol.error_text(code))
-    if client.name is not None:
+    if client.joined:
         client.expect_quiet("VALIDATE-6", "exactly one error")
 
 
@@ -198,7 +198,7 @@ def test_only_the_first_failure_is_reported(
 def test_unknown_fields_anywhere_are_ignored(chat: Chat) -> None:
     alice = chat.join(chat.user("alice"))
     extra = {"extra": {"nested": [1, None, {"deep": True}]}, "id": 7}
-    alice.send({**extra, **direct(alice.name or "", "with extras")})
+    alice.send({**extra, **direct(alice.name, "with extras")})
     alice.expect_echo("VALIDATE-7", "with extras")
 
 

@@ -16,7 +16,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from conformance.documents.charsets import UnsupportedSchema
-from conformance.documents.strings import ANNOTATIONS, STRING_KEYWORDS, StringRules, strings
+from conformance.documents.strings import STRING_KEYWORDS, StringRules, strings
+from protocol.keywords import ANNOTATIONS, APPLIES_TO, JSON_TYPES
 
 KEYWORDS = ANNOTATIONS | {
     "type",
@@ -29,10 +30,9 @@ KEYWORDS = ANNOTATIONS | {
     "minimum",
     *STRING_KEYWORDS,
 }
-TYPES = ("null", "boolean", "integer", "number", "string", "array", "object")
-# What a type-less schema's keywords imply about the value they are meant for.
-_IMPLIED = {"string": STRING_KEYWORDS, "array": ("items", "maxItems"), "object": ("properties",)}
-_IMPLIED_TOO = {"required": "object", "minimum": "number"}
+# The JSON type each keyword constrains, `not` too, which this generator supports on strings
+# only: what a type-less schema's keywords imply about the value they are meant for.
+KEYWORD_TYPE = {**APPLIES_TO, "not": "string"}
 # JSON allows any integer, but encoders (orjson among them) stop at 64 bits.
 INT64 = (-(2**63), 2**63 - 1)
 _FEW = 4  # items drawn one by one; longer arrays repeat them
@@ -60,7 +60,7 @@ def check(body: Any, where: str = "#") -> None:
             " teach conformance/documents/instances.py and mutations.py before using them"
         )
     for kind in types_of(body):
-        if kind not in TYPES:
+        if kind not in JSON_TYPES:
             raise UnsupportedSchema(f"{where}: unknown type {kind!r}")
     if "string" in types_of(body):
         StringRules.of(body)  # parses `pattern` and `not`, and checks that a string can exist
@@ -79,9 +79,8 @@ def types_of(body: Mapping[str, Any]) -> tuple[str, ...]:
         return (declared,) if isinstance(declared, str) else tuple(declared)
     if "const" in body or "enum" in body:
         return ()
-    implied = {kind for kind, keys in _IMPLIED.items() if set(keys) & set(body)}
-    implied |= {kind for key, kind in _IMPLIED_TOO.items() if key in body}
-    return tuple(kind for kind in TYPES if kind in implied)
+    implied = {kind for key, kind in KEYWORD_TYPE.items() if key in body}
+    return tuple(kind for kind in JSON_TYPES if kind in implied)
 
 
 def valid(body: Mapping[str, Any]) -> st.SearchStrategy[Any]:

@@ -21,6 +21,7 @@ from conformance.documents.charsets import UnsupportedSchema
 from conformance.documents.instances import (
     INT64,
     JSON_VALUES,
+    KEYWORD_TYPE,
     TEXT,
     check,
     of_type,
@@ -46,9 +47,6 @@ class Mutation:
     path: Path
 
 
-# The JSON type each keyword constrains (values of other types pass it).
-_APPLIES_TO = {"required": "object", "maxItems": "array", "minimum": "number"}
-_APPLIES_TO |= dict.fromkeys(STRING_KEYWORDS, "string")
 # Values of each JSON type, to put where another type is required.
 _OF_TYPE: Mapping[str, st.SearchStrategy[Any]] = {
     "null": st.none(),
@@ -134,7 +132,7 @@ def _mutated(draw: st.DrawFn, value: Any, site: _Site, depth: int) -> tuple[Any,
     an empty array, a `null` where a schema allows an object or `null`), a valid one is made.
     """
     if depth == len(site.route):
-        value = _of_kind(draw, value, _APPLIES_TO.get(site.keyword), site.body)
+        value = _of_kind(draw, value, KEYWORD_TYPE.get(site.keyword), site.body)
         return _broken(draw, site, value), []
     name, body, fill = site.route[depth]
     step: str | int

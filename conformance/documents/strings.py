@@ -27,9 +27,11 @@ from conformance.documents.charsets import (
     size,
     width,
 )
+from protocol import keywords
+from protocol.keywords import ANNOTATIONS
 
-STRING_KEYWORDS = ("pattern", "minLength", "maxLength", "x-maxUtf8Bytes", "not")
-ANNOTATIONS = frozenset({"$schema", "$id", "title", "description", "examples"})
+# `not` is supported on strings only (a class of characters a string must not hold).
+STRING_KEYWORDS = (*keywords.STRING_KEYWORDS, "not")
 _NO_LIMIT = 2**62
 _FREE_CHARS = 8  # characters drawn freely; the rest of a long string is repetition
 

@@ -50,7 +50,7 @@ from conformance.kit.messages import direct
 from conformance.kit.target import TargetError, parse_target
 from conformance.kit.transcript import Transcript
 from conformance.kit.wire import Closed, WireClient, frame
-from protocol import Profile, requirements_by_id
+from protocol import ALL_ROOM, Profile, requirements_by_id
 
 MOST_FRAMES_PER_WRITE = 4
 USERS = st.integers(0, 3)
@@ -199,7 +199,7 @@ class ChatFuzzer(RuleBasedStateMachine):
 
     def target(self, kind: str, i: int) -> str:
         names = {"room": self.room, "user": self.user}
-        return names[kind](i) if kind in names else {"all": "#all", "ghost": "@nobody"}[kind]
+        return names[kind](i) if kind in names else {"all": ALL_ROOM, "ghost": "@nobody"}[kind]
 
     def name(self, client: str, spoof: int | None = None) -> str:
         """The client's own name, unless it pretends to be user `spoof` (or has none yet)."""
@@ -364,7 +364,7 @@ class ChatFuzzer(RuleBasedStateMachine):
     @rule(client=clients, text=TEXTS)
     @recorded
     def say_to_all(self, client: str, text: str) -> None:
-        self.post(client, "#all", text)
+        self.post(client, ALL_ROOM, text)
 
     @precondition(lambda self: self.full)
     @rule(client=clients, user=USERS, to=TARGETS, text=TEXTS)
@@ -389,7 +389,7 @@ class ChatFuzzer(RuleBasedStateMachine):
     )
     @recorded
     def leave(self, client: str, room: int, all_: bool, spoof: int | None) -> None:
-        room_name = "#all" if all_ else self.room(room)
+        room_name = ALL_ROOM if all_ else self.room(room)
         document = {
             "action": "disconnect",
             "user_name": self.name(client, spoof),

@@ -110,4 +110,4 @@ def _kind(packet: Any, to_sender: bool, name: str | None) -> str | None:
         return "ROUTE-6" if target == name == history[0]["from"] else None
     if target.startswith("@"):
         return "ROUTE-5"
-    return "ROUTE-8" if target == "#all" else "ROUTE-1"
+    return "ROUTE-8" if target == protocol.ALL_ROOM else "ROUTE-1"

@@ -1,9 +1,10 @@
 """Settling: knowing, by round trips and not by sleeping, that the target has done everything.
 
-A connected client sends a direct message to itself (the oracle is fed it too, so it is part of
-the expected stream): once it comes back, everything the target owed that client before it has
-arrived, because a connection's packets keep their order. A client without a name cannot do that;
-it waits for as many packets as the oracle predicts, and a surplus shows at a later settle.
+A connected client sends a direct message to itself (a `kit.barrier.Barrier`; the oracle is fed
+it too, so it is part of the expected stream): once it comes back, everything the target owed that
+client before it has arrived, because a connection's packets keep their order. A client without a
+name cannot do that; it waits for as many packets as the oracle predicts, and a surplus shows at a
+later settle. Here the packets before the echo are kept and compared with the oracle's.
 
 Under `--profile full` every client's packets must equal the oracle's. Under `core` (`settle_core`)
 only what core rules owe is compared, step by step: every delivery the oracle labels (ROUTE-1, -5,
@@ -24,8 +25,8 @@ from typing import Any
 
 from conformance.fuzz.oracle import Oracle
 from conformance.fuzz.record import SERVES_OTHERS
-from conformance.kit.messages import direct
-from conformance.kit.wire import Closed, Garbage, WireClient, frame
+from conformance.kit.barrier import Barrier
+from conformance.kit.wire import Closed, Garbage, WireClient
 from protocol.validator import is_valid
 
 BARRIER_TEXT = "\u2063settle"  # an invisible separator, unlikely in generated texts
@@ -92,8 +93,7 @@ def _settle(live: dict[str, Live], oracle: Oracle, timeout: float, labels: list[
         if client.dropped or label in oracle.gone or name is None:
             continue
         client.round_trips += 1  # each echo differs from the last, so it cannot be mistaken
-        text = f"{BARRIER_TEXT} {client.round_trips}"
-        data = frame(direct(name, text))
+        data = Barrier(name, f"{BARRIER_TEXT} {client.round_trips}").frame
         oracle.send(label, data)
         with contextlib.suppress(Closed):
             client.wire.send_bytes(data)
@@ -171,7 +171,7 @@ def _settle_core(
             continue
         client.pull(sys.maxsize, 0.0)  # what came before the round trip, so that it is told apart
         client.round_trips += 1
-        data = frame(direct(name, f"{BARRIER_TEXT} {client.round_trips}"))
+        data = Barrier(name, f"{BARRIER_TEXT} {client.round_trips}").frame
         oracle.send(label, data)
         with contextlib.suppress(Closed):
             client.wire.send_bytes(data)

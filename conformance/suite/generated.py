@@ -87,7 +87,13 @@ def accepted_rules(document: dict[str, Any]) -> tuple[str, ...]:
         rules: tuple[str, ...] = ("CONNECT-1",)
     elif action == "message":
         target = document["target"]
-        rules = ("ROUTE-8",) if target == "#all" else ("ROUTE-5",) if target[0] == "@" else ()
+        rules = (
+            ("ROUTE-8",)
+            if target == protocol.ALL_ROOM
+            else ("ROUTE-5",)
+            if target[0] == "@"
+            else ()
+        )
         rules = rules or ("ROUTE-1",)
     elif "target" in document:
         rules = ("DISCONNECT-3",)
@@ -113,7 +119,7 @@ def personalise(document: dict[str, Any], token: str) -> dict[str, Any]:
     renamed: dict[str, str] = {}
 
     def rename(name: str) -> str:
-        if name == "#all" or name[:1] not in ("@", "#"):
+        if name == protocol.ALL_ROOM or name[:1] not in ("@", "#"):
             return name
         if name not in renamed:
             renamed[name] = _with_token(name, token)

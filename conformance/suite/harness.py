@@ -27,7 +27,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from conformance.kit.messages import Tokens, connect_doc, direct, is_echo
+from conformance.kit.barrier import Barrier, NoEcho, read_to_echo
+from conformance.kit.messages import Tokens, connect_doc, direct
 from conformance.kit.probe import Capabilities
 from conformance.kit.shapes import (
     delivery,
@@ -58,10 +59,27 @@ class Client(WireClient):
     def __init__(self, chat: Chat, label: str) -> None:
         super().__init__(chat.address, label, chat.caps.timing.reply, chat.transcript)
         self.chat = chat
-        self.name: str | None = None
+        self._name: str | None = None  # known once it has joined
         self.welcome: Any = None
         self.packets: list[Packet] = []
         self.unread = False  # sent a frame the target has not been shown to have read
+
+    @property
+    def joined(self) -> bool:
+        """Whether this client has connected under a name (`join`, or by hand: `name = ...`)."""
+        return self._name is not None
+
+    @property
+    def name(self) -> str:
+        """The name this client connected as; a case that asks before it joined is wrong."""
+        if self._name is None:
+            raise RuntimeError(f"{self.label} has not joined: it has no name yet")
+        return self._name
+
+    @name.setter
+    def name(self, name: str) -> None:
+        """For a case that wrote its `connect` by hand and saw it handled its own way."""
+        self._name = name
 
     def recv(self, timeout: float | None = None) -> Packet | None:
         while True:
@@ -86,6 +104,44 @@ class Client(WireClient):
             return
         with contextlib.suppress(Closed):
             self.peek()
+
+    def join(self, name: str, *rooms: str, rule: str | None = None, sent: bool = False) -> Any:
+        """Connect as `name` to `rooms` and wait until the target has handled it: for its reply
+        if the target answers `connect` (which is returned), else for a message to oneself to
+        come back (None is returned). From then on, `name` is this client's.
+
+        A refused or unanswered connect is a Violation, never a skip (that the case cannot go
+        on is the target's doing): of `rule` if the case gives one, else of the rule that makes
+        this connect valid (`Chat.connect_rule`). `sent`: the case wrote the `connect` itself,
+        in bytes of its own, and only the wait is left.
+        """
+        if not sent:
+            self.send(connect_doc(name, list(rooms)))
+        rule = rule or self.chat.connect_rule(name, rooms)
+        joining = f"{name} to {', '.join(rooms)}" if rooms else name
+        if self.chat.caps.answers_connect:
+            reply = self.expect(rule, f"a chat answering the connect of {joining}", is_chat)
+            self._name = name
+            self.unread = False  # the answer shows the connect was read
+            return reply
+        self.chat.require_echo(
+            "tell when a connect has been handled, as the target does not answer it"
+        )
+        self._name = name
+        try:
+            seen = self.settle(rule)
+        except Violation as violation:
+            if violation.rule != rule:
+                raise
+            errors = [p.value for p in self.packets if is_error(p.value)]
+            why = f"answered {show(errors[0])}" if errors else violation.message
+            refused = f"the valid connect of {joining} was refused: {why}"
+            raise Violation(rule, refused, violation.cause) from None
+        refusals = [v for v in seen if is_error(v)]
+        self.chat.check(
+            rule, not refusals, f"the valid connect of {joining} got {show(refusals[:1])}"
+        )
+        return None
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -123,7 +179,12 @@ class Client(WireClient):
             raise self.closed_violation(self.chat.primary, what, writing=True) from None
 
     def say(self, target: str, text: str, user_name: str | None = None) -> None:
-        self.send(direct(user_name or self.name or "", text, target))
+        self.send(direct(user_name or self.name, text, target))
+
+    def leave(self, room: str, rule: str) -> None:
+        """Leave `room` (`disconnect` with a target); its answer must say so, else `rule`."""
+        self.send({"action": "disconnect", "target": room})
+        self.expect_value(rule, {"status": "disconnect", "target": room})
 
     # -- checks -------------------------------------------------------------------------------
 
@@ -157,33 +218,26 @@ class Client(WireClient):
     def expect_echo(self, rule: str, text: str) -> Any:
         """The next packet is this client's direct message to itself (ROUTE-6) with `text`."""
         self.chat.require_echo("observe a frame's effect through a message to oneself")
-        return self.expect_delivery(rule, self.name or "", self.name or "", text)
+        return self.expect_delivery(rule, self.name, self.name, text)
 
     def settle(self, rule: str) -> list[Any]:
-        """Everything received before a direct message to oneself comes back."""
+        """Everything received before a direct message to oneself comes back (`kit.barrier`)."""
         self.chat.require_echo("know when the target has handled a message")
-        if self.name is None:
-            raise RuntimeError(f"{self.label} has no name to send itself a message")
-        text = f"barrier {self.chat.tokens.next()}"
-        self.send(direct(self.name, text))
-        seen: list[Any] = []
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                packet = self.recv(max(deadline - time.monotonic(), 0.0))
-            except Closed:
-                what = f"its message to itself back; before the close it got {show(seen)}"
+        barrier = Barrier(self.name, f"barrier {self.chat.tokens.next()}")
+        self.send(barrier.document)
+        try:
+            seen = read_to_echo(self, barrier, self.timeout)
+        except NoEcho as missing:
+            if missing.closed:
+                what = f"its message to itself back; before the close it got {show(missing.seen)}"
                 raise self.closed_violation(rule, what) from None
-            if packet is None:
-                raise self.no_server_message(seen, "its message to itself back") or Violation(
-                    rule,
-                    f"{self.label}: its direct message to itself (ROUTE-6) did not come back "
-                    f"within {self.timeout:.2f} s; it got {show(seen)}",
-                )
-            if is_echo(packet.value, self.name, text):
-                self.unread = False  # the target has read all this connection sent
-                return seen
-            seen.append(packet.value)
+            raise self.no_server_message(missing.seen, "its message to itself back") or Violation(
+                rule,
+                f"{self.label}: its direct message to itself (ROUTE-6) did not come back "
+                f"within {self.timeout:.2f} s; it got {show(missing.seen)}",
+            ) from None
+        self.unread = False  # the target has read all this connection sent
+        return seen
 
     def expect_quiet(self, rule: str, why: str = "") -> None:
         """The target sent this client nothing (checked by settling it)."""
@@ -319,44 +373,10 @@ class Chat:
         return client
 
     def join(self, name: str, *rooms: str) -> Client:
-        """A client connected as `name` to `rooms`; if the target refuses, the case fails on
-        the rule that makes this `connect` valid (`connect_rule`)."""
+        """A new client, connected as `name` to `rooms` (`Client.join`)."""
         client = self.open(name)
-        self.connect(client, name, *rooms)
+        client.join(name, *rooms)
         return client
-
-    def connect(self, client: Client, name: str, *rooms: str) -> Any:
-        """Send `connect` and wait until it is handled; the reply, or None if there is none."""
-        client.send(connect_doc(name, list(rooms)))
-        return self.connected(client, name, rooms)
-
-    def connected(self, client: Client, name: str, rooms: Sequence[str] = ()) -> Any:
-        """After a good `connect` was sent: wait for its reply, or settle when there is none.
-
-        A refused or unanswered connect is a Violation of the rule that makes it valid: that
-        the suite cannot go on is the target's doing, not a reason to skip.
-        """
-        rule = self.connect_rule(name, rooms)
-        joining = f"{name} to {', '.join(rooms)}" if rooms else name
-        if self.caps.answers_connect:
-            reply = client.expect(rule, f"a chat answering the connect of {joining}", is_chat)
-            client.name = name
-            client.unread = False  # the answer shows the connect was read
-            return reply
-        self.require_echo("tell when a connect has been handled, as the target does not answer it")
-        client.name = name
-        try:
-            seen = client.settle(rule)
-        except Violation as violation:
-            if violation.rule != rule:
-                raise
-            errors = [p.value for p in client.packets if is_error(p.value)]
-            why = f"answered {show(errors[0])}" if errors else violation.message
-            refused = f"the valid connect of {joining} was refused: {why}"
-            raise Violation(rule, refused, violation.cause) from None
-        refusals = [v for v in seen if is_error(v)]
-        self.check(rule, not refusals, f"the valid connect of {joining} got {show(refusals[:1])}")
-        return None
 
     def connect_rule(self, name: str, rooms: Sequence[str]) -> str:
         """The rule a target breaks by refusing a valid `connect` of `name` to `rooms`.
@@ -373,15 +393,9 @@ class Chat:
         in_profile = [c for c in candidates if known[c].in_profile(self.profile)]
         return (cited or in_profile)[0]
 
-    def connect_ok(self, client: Client, name: str, rule: str, *rooms: str) -> Any:
-        """A `connect` that must succeed, else `rule` is broken: shown by its reply if the target
-        answers connects, else by a message to oneself coming back."""
-        client.send(connect_doc(name, list(rooms)))
-        client.name = name
-        if self.caps.answers_connect:
-            return client.expect(rule, "a chat answering connect", is_chat)
-        client.settle(rule)
-        return None
+    def members(self, room: str, *bases: str) -> list[Client]:
+        """One new client per base name (`user(base)`), each joined to `room`, in that order."""
+        return [self.join(self.user(base), room) for base in bases]
 
     def claim(self, name: str, rule: str) -> Client:
         """Connect as `name` once the target has noticed its old holder left.
@@ -400,14 +414,14 @@ class Chat:
                     client.name = name
                     return client
             else:
-                client.name = name
+                client.name = name  # for its message to itself
                 try:
                     client.settle(rule)
                     return client
                 except Violation as violation:
                     if violation.rule != rule:
                         raise
-                    client.name = None
+                    client._name = None  # not its name after all: try again
             if time.monotonic() > deadline:
                 raise Violation(rule, f"{name} is still taken after its holder left: {show(reply)}")
             time.sleep(self.caps.timing.pace)

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from conformance.kit.barrier import Barrier, read_to_echo
 from conformance.kit.wire import WireClient
 from transport.server import ChatServer, ServerConfig
 
@@ -51,15 +52,9 @@ def say(client: WireClient, target: str, text: str) -> None:
 
 def settle(client: WireClient) -> list[Any]:
     """Everything `client` got before a direct message to itself comes back (a round trip)."""
-    say(client, client.label, "barrier")
-    seen = client.recv_until(lambda v: _is_barrier(v, client.label))
-    return seen[:-1]
-
-
-def _is_barrier(value: Any, name: str) -> bool:
-    return isinstance(value, dict) and value.get("history") == [
-        {"target": name, "from": name, "message": "barrier"}
-    ]
+    barrier = Barrier(client.label, "barrier")
+    client.send_bytes(barrier.frame)
+    return read_to_echo(client, barrier, client.timeout)
 
 
 def delivery(target: str, sender: str, text: str) -> dict[str, Any]:
