@@ -46,6 +46,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="one line per case")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    parser.add_argument(
+        "--html", metavar="FILE", help="write the report as one self-contained HTML page"
+    )
     parser.add_argument("--junit-xml", metavar="FILE", help="write a JUnit XML report")
     parser.add_argument(
         "--transcripts",
@@ -96,6 +99,8 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         argv.append("--jsonchat-fresh")
     if args.json:
         argv += ["--jsonchat-json", args.json]
+    if args.html:
+        argv += ["--jsonchat-html", args.html]
     if args.junit_xml:
         argv += ["--junit-xml", args.junit_xml]
     if args.reply_timeout is not None:

@@ -147,6 +147,11 @@ class Active:
         json_path = self.config.getoption("jsonchat_json")
         if json_path is not None and not self.listing:
             write_json(self.run, json_path)
+        html_path = self.config.getoption("jsonchat_html")
+        if html_path is not None and not self.listing:
+            from conformance.suite.html import write_html
+
+            write_html(self.run, html_path)
         if self.listing or session.exitstatus not in (0, ExitStatus.NOTHING_RAN):
             return
         # A target that died after a case passed, or during the probe, fails in a row of its own
