@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from conformance import replay
@@ -110,6 +111,9 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     if args.stop_signal != STOP_SIGNAL.name:
         argv += ["--jsonchat-stop-signal", args.stop_signal]
     argv += ["-v"] * (args.verbose + 1 if args.verbose else 0)  # the first one undoes -q
+    if getattr(args, "progress", False):
+        # The live line replaces pytest's dots and its percentage (conformance.suite.progress).
+        argv += ["--jsonchat-progress", "-o", "console_output_style=classic"]
     return argv
 
 
@@ -125,5 +129,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"jsonchat conformance: {error}")
         return ExitStatus.USAGE
     import pytest  # here, not at the top: other `jsonchat` commands start without it
+
+    # A live status line only on a terminal (and not with -v): piped output stays as it was.
+    args.progress = sys.stdout.isatty() and not args.verbose and not args.list
 
     return int(pytest.main(pytest_args(args)))

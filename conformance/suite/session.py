@@ -55,6 +55,10 @@ class Active:
         )
         config.stash[RUN_KEY] = self.run
         self.ran = 0
+        if config.getoption("jsonchat_progress") and not self.listing:
+            from conformance.suite.progress import Progress
+
+            config.pluginmanager.register(Progress(self.run), "jsonchat-progress")
 
     # -- selection ----------------------------------------------------------------------------
 
