@@ -66,9 +66,7 @@ def state_svg() -> str:
     notes_y = TOP + BOX_H + max(below, 30) + 20
     by_state: dict[str, list[str]] = {}
     for (source, trigger), refusal in sorted(refusals().items()):
-        by_state.setdefault(source, []).append(
-            f"{trigger} refused: {error_text(refusal.error)}"
-        )
+        by_state.setdefault(source, []).append(f"{trigger} refused: {error_text(refusal.error)}")
     deepest = notes_y
     for source, lines in by_state.items():
         x, y = x_of[source], notes_y
@@ -94,7 +92,7 @@ def state_svg() -> str:
         x = x_of[name]
         css = "state final" if name in finals else "state"
         parts.append(
-            f'<g><title>{escape(docs[name])}</title>'
+            f"<g><title>{escape(docs[name])}</title>"
             f'<rect class="{css}" x="{x}" y="{TOP}" width="{BOX_W}" height="{BOX_H}" rx="12"/>'
             f'<text class="name" x="{x + BOX_W / 2}" y="{TOP + BOX_H / 2 + 5}" '
             f'text-anchor="middle">{escape(name)}</text></g>'
@@ -108,7 +106,9 @@ def state_svg() -> str:
                 f'<circle class="start" cx="{end_x}" cy="{TOP + BOX_H / 2}" r="5"/>'
             )
     width = int(max(x_of.values()) + BOX_W + 80)
-    width = max(width, *(x_of[s] + 20 + max(len(t) for t in ls) * CHAR_W for s, ls in by_state.items()))
+    width = max(
+        width, *(x_of[s] + 20 + max(len(t) for t in ls) * CHAR_W for s, ls in by_state.items())
+    )
     height = int(deepest + 20)
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height}" '

@@ -29,9 +29,7 @@ def write_html(
     path.write_text(render(result, target, profile, caps, seed), "utf-8")
 
 
-def render(
-    result: FuzzResult, target: str, profile: Profile, caps: Capabilities, seed: int
-) -> str:
+def render(result: FuzzResult, target: str, profile: Profile, caps: Capabilities, seed: int) -> str:
     record = result.record
     failure = result.failure
     outcome = (

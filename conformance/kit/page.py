@@ -64,9 +64,11 @@ def document(title: str, body: str, script: str = "") -> str:
     )
 
 
-CSS = """
+CSS = (
+    """
 :root{--ink:#1f2937;--muted:#6b7280;--line:#e5e7eb;--bg:#f6f7fb;--card:#fff;--navy:#273248}
 *{box-sizing:border-box}
+[hidden]{display:none!important}
 body{margin:0;background:var(--bg);color:var(--ink);
  font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
 code,pre,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono",monospace;
@@ -99,9 +101,9 @@ h2{font-size:18px;margin:30px 0 12px}
  vertical-align:-1px}
 .badge{display:inline-block;min-width:58px;text-align:center;padding:1px 8px;border-radius:5px;
  color:#fff;font-size:12px;font-weight:650;letter-spacing:.3px}
-""" + "".join(
-    f".v-{name}{{background:{colour}}}" for name, colour in VERDICT_COLOURS.items()
-) + """
+"""
+    + "".join(f".v-{name}{{background:{colour}}}" for name, colour in VERDICT_COLOURS.items())
+    + """
 .failure{background:var(--card);border:1px solid var(--line);border-left:5px solid #dc2626;
  border-radius:10px;padding:16px 18px;margin:0 0 18px}
 .failure.v-non-strict-box{border-left-color:#d97706}
@@ -129,7 +131,8 @@ table.rules{width:100%;border-collapse:collapse;background:var(--card);border:1p
  border-radius:10px;overflow:hidden}
 table.rules th{text-align:left;font-size:12px;text-transform:uppercase;letter-spacing:.5px;
  color:var(--muted);background:#f9fafb;padding:8px 10px;border-bottom:1px solid var(--line)}
-table.rules td{padding:7px 10px;border-bottom:1px solid var(--line);vertical-align:top;font-size:14px}
+table.rules td{padding:7px 10px;border-bottom:1px solid var(--line);vertical-align:top;
+ font-size:14px}
 table.rules td.id{white-space:nowrap;font-weight:600}
 table.rules td.cases{white-space:nowrap;color:var(--muted);font-size:13px}
 table.rules tr.v-row-fail td.id{color:#b91c1c}
@@ -138,3 +141,4 @@ footer{color:var(--muted);font-size:12px;margin-top:36px}
 @media (max-width:720px){.eg{grid-template-columns:1fr}.secrow{grid-template-columns:80px 1fr}
  .secrow .tally{display:none}}
 """
+)

@@ -96,7 +96,7 @@ def sequence_svg(
     lane_right = x_of[lanes[-1]]
     rows: list[str] = []
     y = HEAD - 8
-    widest = lane_right + 40
+    widest: float = lane_right + 40
 
     def note(text: str, css: str) -> None:
         nonlocal y, widest
@@ -133,7 +133,8 @@ def sequence_svg(
         box = max(len(label) * CHAR_W + 16, 64)
         heads.append(
             f'<line class="sq-life" x1="{x}" y1="{HEAD - 8}" x2="{x}" y2="{height - 8}"/>'
-            f'<rect class="{css}" x="{x - box / 2:.1f}" y="6" width="{box:.1f}" height="26" rx="6"/>'
+            f'<rect class="{css}" x="{x - box / 2:.1f}" y="6" width="{box:.1f}" height="26" '
+            'rx="6"/>'
             f'<text class="sq-lanename" x="{x}" y="24" text-anchor="middle">{escape(label)}'
             f"<title>{escape(name)}</title></text>"
         )
@@ -195,7 +196,8 @@ def _mark_row(rows: list[str], mark: Mark, x_of: dict[str, int], right: int, y: 
     first = x_of[SERVER]
     text = _cut(shown_text(mark.text.encode("utf-8")), 140)
     rows.append(
-        f'<g class="sq-failure"><line x1="{first - 12}" y1="{y - 6}" x2="{right + 12}" y2="{y - 6}"/>'
+        f'<g class="sq-failure">'
+        f'<line x1="{first - 12}" y1="{y - 6}" x2="{right + 12}" y2="{y - 6}"/>'
         f'<circle cx="{x}" cy="{y - 6}" r="8"/>'
         f'<text class="sq-cross" x="{x}" y="{y - 2}" text-anchor="middle">✕</text>'
         f'<text class="sq-why" x="{first + 10}" y="{y + 12}">{escape(text)}'

@@ -93,9 +93,9 @@ def _header(run: Run, rows: list[RequirementResult], problems: list[CaseResult])
 def _summary(run: Run, rows: list[RequirementResult]) -> str:
     totals = Counter(r.verdict for r in run.results if not r.not_run)
     not_run = sum(r.not_run for r in run.results)
-    tally = "".join(
-        f"<li>{totals[v]} {esc(v)}</li>" for v in COUNTED if totals[v]
-    ) + (f"<li>{not_run} not run</li>" if not_run else "")
+    tally = "".join(f"<li>{totals[v]} {esc(v)}</li>" for v in COUNTED if totals[v]) + (
+        f"<li>{not_run} not run</li>" if not_run else ""
+    )
     caps = run.caps
     if caps is None:
         probe = "<p class='muted'>the probe did not run</p>"
@@ -110,7 +110,9 @@ def _summary(run: Run, rows: list[RequirementResult]) -> str:
             for what, ok in found
         )
         probe += "".join(f"<li class='muted'>{esc(note)}</li>" for note in caps.notes) + "</ul>"
-    deaths = [r for r in run.results if r.broken == SERVE_RULE and r.reason.startswith("the target")]
+    deaths = [
+        r for r in run.results if r.broken == SERVE_RULE and r.reason.startswith("the target")
+    ]
     life = f"<div class='big'>{len(deaths)}</div><div>crash{'es' if len(deaths) != 1 else ''}"
     life += f", {len(run.restarts)} restart{'s' if len(run.restarts) != 1 else ''}</div>"
     if run.restarts:
@@ -202,7 +204,7 @@ def _failure(run: Run, result: CaseResult, number: int) -> str:
             f'<div class="got"><b>came instead</b><span class="mono">{esc(got)}</span></div></div>'
         )
     else:
-        head += f'<div class="eg"><div class="got" style="grid-column:1/-1"><b>what happened</b>'
+        head += '<div class="eg"><div class="got" style="grid-column:1/-1"><b>what happened</b>'
         head += f"{esc(result.reason)}</div></div>"
     if result.server_output:
         head += '<div class="label">what the server printed last</div>'
