@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from conformance.fuzz.run import FuzzResult
-from conformance.kit.page import badge, document, esc
+from conformance.kit.page import badge, document, esc, prose
 from conformance.kit.probe import Capabilities
 from conformance.kit.sequence import Mark, sequence_svg
 from protocol import Profile, requirements, requirements_by_id
@@ -50,7 +50,7 @@ def render(result: FuzzResult, target: str, profile: Profile, caps: Capabilities
         ("answers connect", caps.answers_connect),
         ("echoes a message to oneself", caps.echoes_self),
     )
-    probe = "<ul>" + "".join(
+    probe = "<ul class='probe'>" + "".join(
         f'<li class="{"yes" if ok else "no"}">{"✓" if ok else "✗"} {esc(what)}</li>'
         for what, ok in found
     )
@@ -71,7 +71,7 @@ def render(result: FuzzResult, target: str, profile: Profile, caps: Capabilities
     body = header + "<main>" + cards + _finding(result, target)
     rows = "".join(
         f"<tr><td class='id'>{esc(r.id)}</td><td>{esc(r.level)}</td>"
-        f"<td class='cases'>{record.hits[r.id]}</td><td>{esc(r.text)}</td></tr>"
+        f"<td class='cases'>{record.hits[r.id]}</td><td>{prose(r.text)}</td></tr>"
         for r in exercised
     )
     body += (
@@ -102,7 +102,7 @@ def _finding(result: FuzzResult, target: str) -> str:
             req = known[rule]
             out.append(
                 f"<blockquote><b>{esc(req.id)}</b> ({esc(req.level)}, {esc(req.profile)}) "
-                f"{esc(req.text)}</blockquote>"
+                f"{prose(req.text)}</blockquote>"
             )
     out.append(
         "<div class='eg'><div class='got' style='grid-column:1/-1'><b>what differed from the "

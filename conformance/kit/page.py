@@ -14,7 +14,7 @@ import json
 from html import escape
 from typing import Any
 
-__all__ = ["VERDICT_COLOURS", "badge", "data_script", "document", "esc"]
+__all__ = ["VERDICT_COLOURS", "badge", "data_script", "document", "esc", "prose"]
 
 # The verdicts' colours, shared by the badges, the bars and the legend.
 VERDICT_COLOURS = {
@@ -30,6 +30,14 @@ VERDICT_COLOURS = {
 def esc(text: object) -> str:
     """Text for HTML content or a quoted attribute."""
     return escape(str(text), quote=True)
+
+
+def prose(text: str) -> str:
+    """A rule's text as PROTOCOL.md writes it: escaped, with `code` set as code."""
+    parts = esc(text).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: leave the text as it is
+        return esc(text)
+    return "".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))
 
 
 def badge(verdict: str) -> str:
@@ -88,6 +96,7 @@ h2{font-size:18px;margin:30px 0 12px}
  color:var(--muted);font-weight:600}
 .card .big{font-size:26px;font-weight:650}
 .card ul{margin:0;padding-left:18px}
+.card ul.probe{list-style:none;padding-left:0}
 .yes{color:#166534}.no{color:#991b1b}
 .sections{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:10px 16px}
 .secrow{display:grid;grid-template-columns:110px 1fr 150px;gap:12px;align-items:center;
@@ -137,6 +146,13 @@ table.rules td.id{white-space:nowrap;font-weight:600}
 table.rules td.cases{white-space:nowrap;color:var(--muted);font-size:13px}
 table.rules tr.v-row-fail td.id{color:#b91c1c}
 .muted{color:var(--muted)}
+.small{font-size:12px;color:var(--muted);overflow-wrap:anywhere;margin-top:4px}
+td code,blockquote code{background:#eef2f7;padding:0 4px;border-radius:4px;font-size:12.5px}
+table.rules a{color:#b91c1c}
+details.more{background:var(--card);border:1px solid var(--line);border-radius:10px;
+ padding:10px 16px;margin:0 0 18px}
+details.more summary{cursor:pointer;font-weight:600}
+details.more li{margin:6px 0;overflow-wrap:anywhere}
 footer{color:var(--muted);font-size:12px;margin-top:36px}
 @media (max-width:720px){.eg{grid-template-columns:1fr}.secrow{grid-template-columns:80px 1fr}
  .secrow .tally{display:none}}

@@ -46,6 +46,10 @@ class Mark:
     client: str | None = None
 
 
+def mark_label(mark: Mark) -> str:
+    return _cut(shown_text(mark.text.encode("utf-8")), MAX_LABEL)
+
+
 def shown_text(data: bytes) -> str:
     """Bytes as one line of text: UTF-8 where it is, `\\xNN` for the rest and for controls,
     newlines between frames as `⏎`, the final one dropped."""
@@ -97,6 +101,8 @@ def sequence_svg(
     rows: list[str] = []
     y = HEAD - 8
     widest: float = lane_right + 40
+    if mark is not None:
+        widest = max(widest, x_of[SERVER] + 10 + len(mark_label(mark)) * CHAR_W)
 
     def note(text: str, css: str) -> None:
         nonlocal y, widest
@@ -194,7 +200,7 @@ def _mark_row(rows: list[str], mark: Mark, x_of: dict[str, int], right: int, y: 
     y += ROW + 4
     x = x_of.get(mark.client or "", x_of[SERVER])
     first = x_of[SERVER]
-    text = _cut(shown_text(mark.text.encode("utf-8")), 140)
+    text = mark_label(mark)
     rows.append(
         f'<g class="sq-failure">'
         f'<line x1="{first - 12}" y1="{y - 6}" x2="{right + 12}" y2="{y - 6}"/>'

@@ -15,10 +15,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from conformance.kit.page import VERDICT_COLOURS, badge, data_script, document, esc
+from conformance.kit.page import VERDICT_COLOURS, badge, data_script, document, esc, prose
 from conformance.kit.sequence import Mark, sequence_svg
 from conformance.kit.transcript import Transcript
-from conformance.suite.report import COUNTED, RequirementResult, by_requirement
+from conformance.suite.report import COUNTED, DEATHS_IN_FULL, RequirementResult, by_requirement
 from conformance.suite.run import SERVE_RULE, CaseResult, Run
 from protocol import requirements_by_id
 
@@ -58,7 +58,10 @@ def render(run: Run) -> str:
     rows = by_requirement(run.results)
     problems = [r for r in run.results if r.verdict in PROBLEMS]
     body = _header(run, rows, problems) + "<main>" + _summary(run, rows)
-    body += _failures(run, problems) + _rule_table(rows) + _footer() + "</main>"
+    first_case: dict[str, int] = {}
+    for number, result in enumerate(shown_in_full(problems)[:DETAILED]):
+        first_case.setdefault(result.broken, number)
+    body += _failures(run, problems) + _rule_table(rows, first_case) + _footer() + "</main>"
     data = [{"id": r.id, "section": section_of(r.id), "verdict": r.verdict} for r in rows]
     return document(
         f"jsonchat conformance: {run.options.spec.text}",
@@ -105,7 +108,7 @@ def _summary(run: Run, rows: list[RequirementResult]) -> str:
             ("answers connect", caps.answers_connect),
             ("echoes a message to oneself", caps.echoes_self),
         )
-        probe = "<ul>" + "".join(
+        probe = "<ul class='probe'>" + "".join(
             f'<li class="{"yes" if ok else "no"}">{"✓" if ok else "✗"} {esc(what)}</li>'
             for what, ok in found
         )
@@ -116,9 +119,7 @@ def _summary(run: Run, rows: list[RequirementResult]) -> str:
     life = f"<div class='big'>{len(deaths)}</div><div>crash{'es' if len(deaths) != 1 else ''}"
     life += f", {len(run.restarts)} restart{'s' if len(run.restarts) != 1 else ''}</div>"
     if run.restarts:
-        life += "<ul>" + "".join(f"<li>{esc(r)}</li>" for r in run.restarts[:3]) + "</ul>"
-        if len(run.restarts) > 3:
-            life += f"<div class='muted'>and {len(run.restarts) - 3} more</div>"
+        life += f"<div class='small'>first {esc(run.restarts[0])}</div>"
     if run.stopped:
         life += f"<div class='no'>stopped: {esc(run.stopped)}</div>"
     cards = (
@@ -169,22 +170,41 @@ def _section_bars(rows: list[RequirementResult]) -> str:
 def _failures(run: Run, problems: list[CaseResult]) -> str:
     if not problems:
         return "<h2>What broke</h2><p class='muted'>Nothing: no case broke a rule.</p>"
-    # The cases first; a death blamed after a case's clients had closed comes after them.
-    ordered = [r for r in problems if not r.stage] + [r for r in problems if r.stage]
     out = [f"<h2>What broke, and how to replay it ({len(problems)})</h2>"]
-    for number, result in enumerate(ordered[:DETAILED]):
-        out.append(_failure(run, result, number))
-    if len(ordered) > DETAILED:
+    deaths = 0
+    for number, result in enumerate(shown_in_full(problems)[:DETAILED]):
+        deaths += bool(result.server_output)
+        out.append(_failure(run, result, number, open_output=deaths <= DEATHS_IN_FULL))
+    rest = shown_in_full(problems)[DETAILED:] + repeated_deaths(problems)
+    if rest:
+        # As in the text report: a server that died after case after case (of their closes)
+        # would bury the cases under the same traceback; the first is shown in full.
+        items = "".join(
+            f"<li><span class='mono'>{esc(r.nodeid)}</span>"
+            + (f" <span class='muted'>({esc(r.stage)})</span>" if r.stage else "")
+            + (f"<br><code>{esc(run.replay_command(r.transcript))}</code>" if r.transcript else "")
+            + "</li>"
+            for r in rest
+        )
+        rules = ", ".join(sorted({r.broken for r in rest if r.broken}))
         out.append(
-            f"<p class='muted'>and {len(ordered) - DETAILED} more, each with a transcript: "
-            "all in --json</p><ul>"
-            + "".join(f"<li><code>{esc(r.nodeid)}</code></li>" for r in ordered[DETAILED:])
-            + "</ul>"
+            f"<details class='more'><summary>{esc(rules)} also failed in {len(rest)} more "
+            f"cases, each with a transcript (all in --json)</summary><ul>{items}</ul></details>"
         )
     return "".join(out)
 
 
-def _failure(run: Run, result: CaseResult, number: int) -> str:
+def shown_in_full(problems: list[CaseResult]) -> list[CaseResult]:
+    """The failed cases, then the first death blamed after a case's clients had closed."""
+    after = [r for r in problems if r.stage]
+    return [r for r in problems if not r.stage] + after[:1]
+
+
+def repeated_deaths(problems: list[CaseResult]) -> list[CaseResult]:
+    return [r for r in problems if r.stage][1:]
+
+
+def _failure(run: Run, result: CaseResult, number: int, open_output: bool = True) -> str:
     stage = f" <span class='muted'>({esc(result.stage)})</span>" if result.stage else ""
     rule = requirements_by_id().get(result.broken)
     head = (
@@ -194,7 +214,7 @@ def _failure(run: Run, result: CaseResult, number: int) -> str:
     )
     if rule is not None:
         head += f"<blockquote><b>{esc(rule.id)}</b> ({esc(rule.level)}, {esc(rule.profile)}) "
-        head += f"{esc(rule.text)}</blockquote>"
+        head += f"{prose(rule.text)}</blockquote>"
     parsed = expected_and_got(result.reason)
     if parsed is not None:
         who, expected, got = parsed
@@ -206,9 +226,13 @@ def _failure(run: Run, result: CaseResult, number: int) -> str:
     else:
         head += '<div class="eg"><div class="got" style="grid-column:1/-1"><b>what happened</b>'
         head += f"{esc(result.reason)}</div></div>"
-    if result.server_output:
+    if result.server_output and open_output:
         head += '<div class="label">what the server printed last</div>'
         head += f"<pre>{esc(result.server_output)}</pre>"
+    elif result.server_output:  # the same traceback again, most likely: folded
+        head += "<details><summary class='label'>what the server printed last "
+        head += "(folded: as above, most likely)"
+        head += f"</summary><pre>{esc(result.server_output)}</pre></details>"
     head += _diagram(result, parsed[0] if parsed else None, number)
     if result.transcript:
         head += '<div class="label">replay it</div>'
@@ -236,7 +260,7 @@ def _diagram(result: CaseResult, who: str | None, number: int) -> str:
     return f'<div class="label">the exchange</div><div class="diagram">{svg}</div>'
 
 
-def _rule_table(rows: list[RequirementResult]) -> str:
+def _rule_table(rows: list[RequirementResult], first_case: dict[str, int]) -> str:
     sections = sorted({section_of(r.id) for r in rows}, key=[section_of(r.id) for r in rows].index)
     verdicts = [v for v in COUNTED if any(r.verdict == v for r in rows)]
     filters = (
@@ -252,8 +276,8 @@ def _rule_table(rows: list[RequirementResult]) -> str:
     )
     body = "".join(
         f'<tr class="v-row-{esc(r.verdict)}" data-id="{esc(r.id)}">'
-        f'<td class="id">{esc(r.id)}</td><td>{esc(r.level)}</td><td>{badge(r.verdict)}</td>'
-        f"<td>{esc(r.text)}</td>"
+        f'<td class="id">{_rule_link(r.id, first_case)}</td><td>{esc(r.level)}</td>'
+        f"<td>{badge(r.verdict)}</td><td>{prose(r.text)}</td>"
         f'<td class="cases">{esc(", ".join(f"{n} {v}" for v, n in r.counts.items()))}</td></tr>'
         for r in rows
     )
@@ -264,6 +288,13 @@ def _rule_table(rows: list[RequirementResult]) -> str:
         "<th>what it says</th><th>cases</th></tr></thead>"
         f'<tbody id="rules">{body}</tbody></table>'
     )
+
+
+def _rule_link(rule: str, first_case: dict[str, int]) -> str:
+    """A failed rule's ID links to the first case that broke it."""
+    if rule in first_case:
+        return f'<a href="#case-{first_case[rule]}">{esc(rule)}</a>'
+    return esc(rule)
 
 
 def _footer() -> str:
