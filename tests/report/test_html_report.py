@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conformance.kit.page import data_script
+from conformance.suite.html import expected_and_got
 from tests.conformance.suiterun import broken, jsonchat
 from tests.report.browser import browser, chromium_or_skip, open_page
 
@@ -56,6 +57,8 @@ def test_the_report_of_a_broken_server_shows_its_rule_and_the_failing_exchange(
         assert failure.locator("svg.sequence .sq-failure").is_visible()  # the failing point
         row = page.locator("#rules tr[data-id='ROUTE-13']")
         assert row.is_visible() and "FAIL" in row.inner_text()
+        link = row.locator("a")
+        assert link.get_attribute("href") == f"#{failure.get_attribute('id')}"
         # The filters: passes hidden, the failure still shown; then one section only.
         page.locator("#filters input[value='pass']").uncheck()
         assert page.locator("#rules tr[data-id='ROUTE-1']").is_hidden()
@@ -129,6 +132,35 @@ def test_the_fuzz_report_of_a_finding(tmp_path: Path) -> None:
         page.screenshot(path=str(tmp_path / "fuzz.png"), full_page=True)
         assert seen.requests == [page_path.resolve().as_uri()], seen.requests
         assert not seen.console_errors and not seen.errors, (seen.console, seen.errors)
+
+
+def test_a_crashing_server_shows_its_traceback_and_folds_the_repeats(tmp_path: Path) -> None:
+    course = broken("course").replace("{port}", "{port} --fault crash-on-hangup")
+    _, html = conformance_html(course, tmp_path, "--profile", "core", "--select", "DISCONNECT")
+    assert "KeyError" in html and "what the server printed last" in html
+    assert "crashes," in html and "restarts" in html
+    # The traceback in full twice at most, as in the text report; every later one folded.
+    full = html.count('<div class="label">what the server printed last</div>')
+    folded = html.count("(folded: as above, most likely)")
+    assert 1 <= full <= 2 and (folded > 0) == (full + folded > 2), (full, folded)
+
+
+@pytest.mark.parametrize(
+    ("reason", "parsed"),
+    [
+        (
+            "@a-1: nothing within 0.30 s; expected error 'User name mismatch'",
+            ("@a-1", "error 'User name mismatch'", "nothing within 0.30 s"),
+        ),
+        ("@b: expected chat, got {'status': 'error'}", ("@b", "chat", "{'status': 'error'}")),
+        ("@c: closed after 3 ms; expected a welcome", ("@c", "a welcome", "closed after 3 ms")),
+        ("the target died during this case: it ended (exit 1)", None),
+    ],
+)
+def test_expected_and_what_came_instead_are_read_from_the_reason(
+    reason: str, parsed: tuple[str, str, str] | None
+) -> None:
+    assert expected_and_got(reason) == parsed
 
 
 @pytest.mark.parametrize("text", ["</script><script>alert(1)</script>", "a & b <!-- c"])
