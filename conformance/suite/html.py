@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 from conformance.kit.page import VERDICT_COLOURS, badge, data_script, document, esc, prose
@@ -28,9 +29,10 @@ DETAILED = 40  # failures shown in full; a server that dies after every case wou
 PROBLEMS = ("error", "fail", "non-strict", "informational")
 
 
-def write_html(run: Run, path: Path) -> None:
+def write_html(run: Run, path: Path, printed: Mapping[str, str] | None = None) -> None:
+    """`printed`: by case, what a target that did not die had printed when the case failed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(run), "utf-8")
+    path.write_text(render(run, printed), "utf-8")
 
 
 def section_of(rule: str) -> str:
@@ -54,14 +56,19 @@ def expected_and_got(reason: str) -> tuple[str, str, str] | None:
     return None
 
 
-def render(run: Run) -> str:
+def render(run: Run, printed: Mapping[str, str] | None = None) -> str:
     rows = by_requirement(run.results)
     problems = [r for r in run.results if r.verdict in PROBLEMS]
     body = _header(run, rows, problems) + "<main>" + _summary(run, rows)
     first_case: dict[str, int] = {}
     for number, result in enumerate(shown_in_full(problems)[:DETAILED]):
         first_case.setdefault(result.broken, number)
-    body += _failures(run, problems) + _rule_table(rows, first_case) + _footer() + "</main>"
+    body += (
+        _failures(run, problems, printed or {})
+        + _rule_table(rows, first_case)
+        + _footer()
+        + "</main>"
+    )
     data = [{"id": r.id, "section": section_of(r.id), "verdict": r.verdict} for r in rows]
     return document(
         f"jsonchat conformance: {run.options.spec.text}",
@@ -167,14 +174,16 @@ def _section_bars(rows: list[RequirementResult]) -> str:
     return f'<div class="sections">{"".join(lines)}{legend}</div></div>'
 
 
-def _failures(run: Run, problems: list[CaseResult]) -> str:
+def _failures(run: Run, problems: list[CaseResult], printed: Mapping[str, str]) -> str:
     if not problems:
         return "<h2>What broke</h2><p class='muted'>Nothing: no case broke a rule.</p>"
     out = [f"<h2>What broke, and how to replay it ({len(problems)})</h2>"]
     deaths = 0
     for number, result in enumerate(shown_in_full(problems)[:DETAILED]):
         deaths += bool(result.server_output)
-        out.append(_failure(run, result, number, open_output=deaths <= DEATHS_IN_FULL))
+        out.append(
+            _failure(run, result, number, printed.get(result.nodeid, ""), deaths <= DEATHS_IN_FULL)
+        )
     rest = shown_in_full(problems)[DETAILED:] + repeated_deaths(problems)
     if rest:
         # As in the text report: a server that died after case after case (of their closes)
@@ -204,7 +213,9 @@ def repeated_deaths(problems: list[CaseResult]) -> list[CaseResult]:
     return [r for r in problems if r.stage][1:]
 
 
-def _failure(run: Run, result: CaseResult, number: int, open_output: bool = True) -> str:
+def _failure(
+    run: Run, result: CaseResult, number: int, printed: str, open_output: bool = True
+) -> str:
     stage = f" <span class='muted'>({esc(result.stage)})</span>" if result.stage else ""
     rule = requirements_by_id().get(result.broken)
     head = (
@@ -233,6 +244,9 @@ def _failure(run: Run, result: CaseResult, number: int, open_output: bool = True
         head += "<details><summary class='label'>what the server printed last "
         head += "(folded: as above, most likely)"
         head += f"</summary><pre>{esc(result.server_output)}</pre></details>"
+    elif printed:  # it lives: its output may say what it made of the case
+        head += "<details><summary class='label'>what the server had printed by then</summary>"
+        head += f"<pre>{esc(printed)}</pre></details>"
     head += _diagram(result, parsed[0] if parsed else None, number)
     if result.transcript:
         head += '<div class="label">replay it</div>'
