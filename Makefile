@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench bench-baseline mutation valgrind redis lint spec clean
+.PHONY: run test bench bench-baseline mutation valgrind redis chromium lint spec clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,7 @@ $(WHEELHOUSE): $(STAMP)
 	$(BIN)/python -m tests.install.wheelhouse
 	touch $@
 
-test: lint valgrind $(WHEELHOUSE)
+test: lint valgrind chromium $(WHEELHOUSE)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP) valgrind redis
@@ -45,6 +45,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 valgrind:
 	@command -v valgrind >/dev/null || \
 		{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q valgrind; }
+
+# The HTML reports are checked in a real browser (tests/report, driven by playwright): Debian's.
+chromium:
+	@command -v chromium >/dev/null || \
+		{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
 
 # Redis pub/sub is what the fan-out is measured against (benchmarks/redis_bench.py): from Debian.
 redis:

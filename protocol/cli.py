@@ -12,7 +12,10 @@ from protocol import LEVELS, PROFILES, requirements
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     spec = subparsers.add_parser("spec", help="the protocol as data: diagram, AsyncAPI, rules")
     sub = spec.add_subparsers(dest="spec_command", required=True)
-    sub.add_parser("diagram", help="print the session state machine as a Mermaid diagram")
+    diagram = sub.add_parser("diagram", help="print the session state machine as a Mermaid diagram")
+    diagram.add_argument(
+        "--svg", action="store_true", help="as an SVG picture instead, for readers without Mermaid"
+    )
     sub.add_parser("asyncapi", help="print an AsyncAPI 3.0 document built from the schemas")
     render = sub.add_parser("render", help="rewrite the generated blocks of PROTOCOL.md")
     render.add_argument("--check", action="store_true", help="exit 1 if PROTOCOL.md is stale")
@@ -32,7 +35,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.spec_command == "diagram":
+    if args.spec_command == "diagram" and args.svg:
+        from protocol.svg import state_svg
+
+        sys.stdout.write(state_svg())
+    elif args.spec_command == "diagram":
         from protocol.statemachine import mermaid
 
         sys.stdout.write(mermaid())

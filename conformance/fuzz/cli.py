@@ -53,6 +53,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=Path("jsonchat-transcripts"),
         help="where a finding's transcripts go",
     )
+    parser.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE",
+        help="write the run and its finding as one self-contained HTML page",
+    )
     parser.set_defaults(run=run)
 
 
@@ -91,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         lifeline.close()
     print("\n".join(report(result, args.target, args.profile)))
+    if args.html is not None:
+        from conformance.fuzz.html import write_html
+
+        write_html(result, args.target, args.profile, caps, args.seed, args.html)
     if result.failure:
         return ExitStatus.FAILED
     return ExitStatus.OK if result.record.steps else ExitStatus.NOTHING_RAN

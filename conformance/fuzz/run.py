@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -30,12 +32,14 @@ from conformance.fuzz.lifeline import Death, Lifeline, TargetGone
 from conformance.fuzz.machine import ChatFuzzer, FuzzSettings
 from conformance.fuzz.record import SERVES_OTHERS, Failure, Finding, RunRecord, StopShrinking
 from conformance.kit.probe import Capabilities, Timing
+from conformance.kit.statusline import StatusLine
 from conformance.kit.transcript import Transcript
 from protocol import Profile
 
 EXAMPLES_PER_BATCH = 20
 STEPS_PER_EXAMPLE = 40
 MIN_TIMEOUT_S = 1.0
+LIVE_PERIOD_S = 0.25  # how often the live line on a terminal is rewritten
 
 
 def wait_limit(caps: Capabilities) -> float:
@@ -88,6 +92,26 @@ def fuzz(
     )
     ChatFuzzer.run = record = RunRecord(shrink_seconds=shrink_seconds)
     result = FuzzResult(record)
+    with _live_progress(result, seconds, out) as live:
+        _search(result, lifeline, seconds, seed_value, clients, out, live)
+    if live:  # the last state of the live line, kept on the screen
+        print(_progress(result, clients), file=out, flush=True)
+    if record.first is None:
+        return result
+    return _write_transcripts(result, transcript_dir, seed_value)
+
+
+def _search(
+    result: FuzzResult,
+    lifeline: Lifeline,
+    seconds: float,
+    seed_value: int,
+    clients: int,
+    out: TextIO,
+    live: bool,
+) -> None:
+    """Batches until the time is up or a finding (shrunk within its budget) ends the search."""
+    record = result.record
     batch = 0
     while record.first is None and time.monotonic() - record.started < seconds:
         test = get_state_machine_test(ChatFuzzer, settings=_settings())
@@ -114,9 +138,13 @@ def fuzz(
             batch += 1
             result.seconds = time.monotonic() - record.started
             result.restarts = lifeline.restarts
-            print(_progress(result, clients), file=out, flush=True)
-    if record.first is None:
-        return result
+            if not live:  # on a terminal, the live line says it; piped, a line a batch
+                print(_progress(result, clients), file=out, flush=True)
+
+
+def _write_transcripts(result: FuzzResult, transcript_dir: Path, seed_value: int) -> FuzzResult:
+    record = result.record
+    assert record.first is not None
     if record.best is not None:
         result.transcripts.append(
             _write(
@@ -138,6 +166,41 @@ def fuzz(
             )
         )
     return result
+
+
+@contextlib.contextmanager
+def _live_progress(result: FuzzResult, budget: float, out: TextIO) -> Iterator[bool]:
+    """On a terminal, one line rewritten four times a second while the search runs (True);
+    elsewhere nothing (False), and the caller prints a plain line per batch as before."""
+    line = StatusLine(out)
+    if not line.active:
+        yield False
+        return
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(LIVE_PERIOD_S):
+            line.show(_live(result, budget))
+
+    ticker = threading.Thread(target=tick, name="fuzz-progress", daemon=True)
+    ticker.start()
+    try:
+        yield True
+    finally:
+        stop.set()
+        ticker.join()
+        line.clear()
+
+
+def _live(result: FuzzResult, budget: float) -> str:
+    record = result.record
+    elapsed = time.monotonic() - record.started
+    rate = record.steps / elapsed if elapsed else 0.0
+    found = "1 finding, shrinking" if record.first is not None else "0 findings"
+    return (
+        f"fuzz  {min(elapsed, budget):5.1f} of {budget:.0f} s  {rate:5.0f} steps/s"
+        f"  {record.examples} examples  {len(record.hits)} requirement IDs exercised  {found}"
+    )
 
 
 def _settings() -> settings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from conformance import replay
@@ -46,6 +47,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="one line per case")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    parser.add_argument(
+        "--html", metavar="FILE", help="write the report as one self-contained HTML page"
+    )
     parser.add_argument("--junit-xml", metavar="FILE", help="write a JUnit XML report")
     parser.add_argument(
         "--transcripts",
@@ -96,6 +100,8 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         argv.append("--jsonchat-fresh")
     if args.json:
         argv += ["--jsonchat-json", args.json]
+    if args.html:
+        argv += ["--jsonchat-html", args.html]
     if args.junit_xml:
         argv += ["--junit-xml", args.junit_xml]
     if args.reply_timeout is not None:
@@ -105,6 +111,9 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     if args.stop_signal != STOP_SIGNAL.name:
         argv += ["--jsonchat-stop-signal", args.stop_signal]
     argv += ["-v"] * (args.verbose + 1 if args.verbose else 0)  # the first one undoes -q
+    if getattr(args, "progress", False):
+        # The live line replaces pytest's dots and its percentage (conformance.suite.progress).
+        argv += ["--jsonchat-progress", "-o", "console_output_style=classic"]
     return argv
 
 
@@ -120,5 +129,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"jsonchat conformance: {error}")
         return ExitStatus.USAGE
     import pytest  # here, not at the top: other `jsonchat` commands start without it
+
+    # A live status line only on a terminal (and not with -v): piped output stays as it was.
+    args.progress = sys.stdout.isatty() and not args.verbose and not args.list
 
     return int(pytest.main(pytest_args(args)))

@@ -52,6 +52,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--jsonchat-select", default="", help="IDs, sections or levels, with commas")
     group.addoption("--jsonchat-fresh", action="store_true", help="restart a cmd: target per case")
     group.addoption("--jsonchat-json", type=Path, help="write the results as JSON here")
+    group.addoption("--jsonchat-html", type=Path, help="write the report as an HTML page here")
+    group.addoption("--jsonchat-progress", action="store_true", help="one live status line")
     group.addoption("--jsonchat-transcripts", type=Path, default=Path("jsonchat-transcripts"))
     group.addoption("--jsonchat-list", action="store_true", help="list the cases, run none")
     group.addoption("--jsonchat-reply-timeout", type=float, help="seconds; default measured")

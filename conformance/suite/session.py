@@ -55,6 +55,13 @@ class Active:
         )
         config.stash[RUN_KEY] = self.run
         self.ran = 0
+        # What a living cmd: target had printed when a case failed, for the HTML report (a dead
+        # one's last words are on the case's row already, and in the text report).
+        self.printed: dict[str, str] = {}
+        if config.getoption("jsonchat_progress") and not self.listing:
+            from conformance.suite.progress import Progress
+
+            config.pluginmanager.register(Progress(self.run), "jsonchat-progress")
 
     # -- selection ----------------------------------------------------------------------------
 
@@ -120,6 +127,9 @@ class Active:
         chat = item.stash.get(CHAT_KEY, None)
         self.run.record(result, chat)
         self.run.after_call(result, chat)
+        process = self.run.target.process
+        if verdict not in ("pass", "skipped") and not result.server_output and process is not None:
+            self.printed[result.nodeid] = process.last_output()
         report.jsonchat_verdict = verdict
         if verdict != "skipped":
             self.ran += 1
@@ -147,6 +157,11 @@ class Active:
         json_path = self.config.getoption("jsonchat_json")
         if json_path is not None and not self.listing:
             write_json(self.run, json_path)
+        html_path = self.config.getoption("jsonchat_html")
+        if html_path is not None and not self.listing:
+            from conformance.suite.html import write_html
+
+            write_html(self.run, html_path, self.printed)
         if self.listing or session.exitstatus not in (0, ExitStatus.NOTHING_RAN):
             return
         # A target that died after a case passed, or during the probe, fails in a row of its own
