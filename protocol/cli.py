@@ -1,4 +1,8 @@
-"""`jsonchat spec ...`: print or refresh what is generated from the protocol data."""
+"""`jsonchat spec ...`: print or refresh what is generated from the protocol data.
+
+The protocol package's one command; `jsonchat` finds `spec` through its entry point
+(protocol/commands.py).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,10 @@ import sys
 from protocol import LEVELS, PROFILES, requirements
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    spec = subparsers.add_parser("spec", help="the protocol as data: diagram, AsyncAPI, rules")
-    sub = spec.add_subparsers(dest="spec_command", required=True)
+def spec(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `jsonchat spec` and its own subcommands."""
+    parser = subparsers.add_parser("spec", help="the protocol as data: diagram, AsyncAPI, rules")
+    sub = parser.add_subparsers(dest="spec_command", required=True)
     sub.add_parser("diagram", help="print the session state machine as a Mermaid diagram")
     sub.add_parser("asyncapi", help="print an AsyncAPI 3.0 document built from the schemas")
     render = sub.add_parser("render", help="rewrite the generated blocks of PROTOCOL.md")
@@ -19,7 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     rules = sub.add_parser("rules", help="list the requirements")
     rules.add_argument("--profile", choices=PROFILES, default="full")
     rules.add_argument("--level", choices=LEVELS)
-    spec.set_defaults(run=run)
+    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
