@@ -11,6 +11,8 @@ The suite never hangs up on a server to see whether it is up: for a server that 
 client closes, that check would be the crash. A started command is ready once the kernel shows a
 socket listening on its port (/proc/net/tcp); a `tcp:` target, or a command where /proc cannot
 be read, is checked with a connection that is kept open and becomes the probe's first client.
+Whether a `tcp:` target still accepts, later, is `still_accepts`: a connection that says
+`disconnect` and waits for the server to close it, as a client ends its session.
 `started()` is the reusable part (tests and benchmarks start any server with it); `Target` adds
 what the conformance run needs: restarting a target that died, and noticing that it did.
 """
@@ -32,11 +34,13 @@ from pathlib import Path
 from typing import IO, Literal
 
 from conformance.kit import procstat
+from conformance.kit.wire import frame
 
 READY_TIMEOUT_S = 10.0  # an interpreter on a loaded machine can take seconds to start
 GRACE_S = 2.0  # after each stop signal before the next one (the reference stops within 2 s)
 STOP_SIGNAL = signal.SIGINT  # what Ctrl-C sends: how course servers are stopped, and tested
 OUTPUT_LINES = 20  # of a dead server's stdout and stderr, for the report: its traceback
+GOODBYE_WAIT_S = 1.0  # for the server to close after a `disconnect` (a core server must)
 _SHELL_SYNTAX = re.compile(r"[|&;<>()$`*?~]")
 
 
@@ -78,6 +82,24 @@ def free_port(host: str = "127.0.0.1") -> int:
         probe.bind((host, 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def still_accepts(address: tuple[str, int], timeout: float = 1.0) -> bool:
+    """Whether `address` accepts a connection. The connection ends as a session does, never with a
+    bare hang-up (the very thing some servers die of, and the suite must not cause what it
+    reports): it sends `disconnect`, then reads until the server closes."""
+    try:
+        sock = socket.create_connection(address, timeout=timeout)
+    except OSError:
+        return False
+    with contextlib.suppress(OSError):
+        sock.sendall(frame({"action": "disconnect"}))
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(min(timeout, GOODBYE_WAIT_S))
+        while sock.recv(4096):  # until the server closes: closing with unread bytes would
+            pass  # reset the connection, and some servers read a reset as a hang-up
+    sock.close()
+    return True
 
 
 def stop_signal(name: str) -> signal.Signals:
@@ -302,7 +324,6 @@ class Target:
         self.process: ServerProcess | None = None
         self.ever_accepted = False
         self._held: socket.socket | None = None
-        self._spare: list[socket.socket] = []  # see still_accepts
         self._checked = False
 
     @property
@@ -338,16 +359,8 @@ class Target:
         self._held, process.held = process.held, None
 
     def still_accepts(self) -> bool:
-        """For a `tcp:` target after a case saw a close: does it still accept connections?
-
-        The connection is kept open until the run ends rather than closed at once: a hang-up is
-        the very thing some servers die of, and the suite must not cause what it reports.
-        """
-        try:
-            self._spare.append(socket.create_connection(self.address, self.ready_timeout))
-        except OSError:
-            return False
-        return True
+        """For a `tcp:` target after a case saw a close: does it still accept connections?"""
+        return still_accepts(self.address, self.ready_timeout)
 
     def take_held(self) -> socket.socket | None:
         """The connection that showed the target was up, if one was needed: the caller owns it."""
@@ -360,9 +373,9 @@ class Target:
 
     def retire(self) -> None:
         """Stop the current process (if any), the way its user would."""
-        for sock in [*self._spare, *([self._held] if self._held else [])]:
-            sock.close()
-        self._held, self._spare = None, []
+        if self._held is not None:
+            self._held.close()
+            self._held = None
         if self.process is not None:
             self.process.close(self.stop_signal)
             self.process = None
