@@ -18,7 +18,7 @@ benchmarks all drive servers with.
 
 from conformance.kit.exitcodes import ExitStatus
 from conformance.kit.messages import Tokens, connect_doc, direct
-from conformance.kit.probe import Capabilities, Timing, probe
+from conformance.kit.probe import Capabilities, Timing
 from conformance.kit.target import (
     ServerProcess,
     Target,
@@ -44,7 +44,6 @@ __all__ = [
     "connect_doc",
     "direct",
     "parse_target",
-    "probe",
     "started",
     "still_accepts",
 ]
