@@ -21,6 +21,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Wheels of jsonchat's dependencies: tests/install installs the wheel it builds into a fresh venv
 # from these, so it needs no network after this (see tests/install/wheelhouse.py).
@@ -64,4 +65,4 @@ spec: $(STAMP)
 	$(BIN)/jsonchat spec render
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache

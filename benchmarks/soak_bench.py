@@ -2,9 +2,9 @@
 
     python -m benchmarks.soak_bench [--clients 1000] [--seconds 300] [--rate 0.5]
 
-The load is tests/robustness/swarm.py: rooms, direct messages (some to users who are away),
+The load is conformance/kit/load/swarm.py: rooms, direct messages (some to users who are away),
 `#all`, joins by posting, leaves, new rooms by connecting again, disconnects and resets with
-comebacks, and attackers playing the hostile catalogue; tests/robustness/ledger.py checks that
+comebacks, and attackers playing the hostile catalogue; its ledger.py checks that
 every message to a member arrived exactly once and in order. All users run on one selector in
 this process; `client_busy_fraction` (time spent handling sockets and timers) and
 `client_lag_p99_ms` (how late actions ran) show whether the client side kept up.
@@ -24,8 +24,7 @@ import threading
 from typing import Any
 
 from benchmarks.serverproc import BenchServer
-from tests.robustness.swarm import Load, run
-from tests.robustness.target import wait_until
+from conformance.kit.load import Load, run
 
 RSS_TOLERANCE_KIB = 2048  # two of Python's 1 MiB arenas; one session costs over a kilobyte
 SAMPLE_S = 5.0
@@ -35,8 +34,7 @@ ATTACKERS = 5
 
 def settle_fds(server: BenchServer, expected: int, timeout: float = 30.0) -> int:
     """The fd count once closing connections are gone (each is held up to flush_timeout_ms)."""
-    wait_until(lambda: server.fd_count() == expected, timeout)
-    return server.fd_count()
+    return server.server.wait_fds(expected, timeout)
 
 
 class Sampler:

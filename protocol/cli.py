@@ -1,4 +1,8 @@
-"""`jsonchat spec ...`: print or refresh what is generated from the protocol data."""
+"""`jsonchat spec ...`: print or refresh what is generated from the protocol data.
+
+The protocol package's one command; `jsonchat` finds `spec` through its entry point
+(protocol/commands.py).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,10 @@ import sys
 from protocol import LEVELS, PROFILES, requirements
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    spec = subparsers.add_parser("spec", help="the protocol as data: diagram, AsyncAPI, rules")
-    sub = spec.add_subparsers(dest="spec_command", required=True)
+def spec(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `jsonchat spec` and its own subcommands."""
+    parser = subparsers.add_parser("spec", help="the protocol as data: diagram, AsyncAPI, rules")
+    sub = parser.add_subparsers(dest="spec_command", required=True)
     diagram = sub.add_parser("diagram", help="print the session state machine as a Mermaid diagram")
     diagram.add_argument(
         "--svg", action="store_true", help="as an SVG picture instead, for readers without Mermaid"
@@ -31,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     where.add_argument("ids", nargs="*", metavar="ID", help="rule IDs, e.g. ROUTE-3")
     where.add_argument("--all", action="store_true", help="every rule, in spec order")
-    spec.set_defaults(run=run)
+    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,7 @@
-"""The seed's way to start the server: `python chatServer.py [HOST PORT]` in this folder."""
+"""`python chatServer.py [HOST PORT]` in this folder: the course's way to start a server.
+
+It is `jsonchat serve [HOST PORT]`, and works from a checkout that was never installed.
+"""
 
 import sys
 from pathlib import Path

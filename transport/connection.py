@@ -1,4 +1,4 @@
-"""One client socket and its outbound queue (the seed's "message queue"), bounded in bytes.
+"""One client socket and its outbound queue, bounded in bytes.
 
 The engine hands out the same bytes object for every recipient of a delivery; the queue keeps
 references, not copies, and `flush` writes everything queued with one `sendmsg` call (one system

@@ -97,13 +97,13 @@ def prepare(folder: Path, mutant: Mutant | None) -> None:
 
 
 def _tool(args: list[str], timeout: float, cwd: Path = REPO) -> tuple[int | None, str]:
-    """Run `python -m transport.cli ARGS` in its own process group; (exit status, output tail).
+    """Run `python -m protocol.commands ARGS` in its own process group; (exit status, output tail).
 
     None for the status means it ran out of time; the whole group (the server it started too)
     is killed then.
     """
     process = subprocess.Popen(
-        [sys.executable, "-m", "transport.cli", *args],
+        [sys.executable, "-m", "protocol.commands", *args],
         cwd=cwd,
         env=_clean_env(),
         stdin=subprocess.DEVNULL,

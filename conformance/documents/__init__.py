@@ -2,9 +2,14 @@
 
 The one place the conformance suite gets documents from: valid ones (`valid`, `valid_for`), ones
 wrong in exactly one known way (`invalid`, `invalid_for`, each a `Mutation`), and the error text a
-server must answer a client document with (`expected_error`). The generators live in
-`instances.py` (structure), `strings.py` (strings at their limits), `charsets.py` (patterns read as
-sets of code points) and `mutations.py`.
+server must answer a client document with (`expected_error`). Only the schemas' keywords that the
+protocol uses are supported (`UnsupportedSchema` otherwise): a small generator of our own, not
+hypothesis-jsonschema.
+
+- `instances.py`: valid values of a schema, as Hypothesis strategies (the structure).
+- `strings.py`: strings that keep every keyword of a string schema at its limits, or break one.
+- `charsets.py`: the schemas' patterns read as sets of code points.
+- `mutations.py`: a valid document with exactly one keyword of its schema broken (`Mutation`).
 
 Valid means valid against the schema. Encoded, a document at several limits at once can be
 longer than `max_frame_bytes` (64 targets of 60 bytes are), and a server rightly answers that

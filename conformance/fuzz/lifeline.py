@@ -5,10 +5,10 @@ so the fuzzer must survive it: a death is a finding, with what the server printe
 next example gets a fresh process, so that Hypothesis can still shrink the program that killed it.
 A `tcp:` target cannot be restarted: its death ends the search.
 
-Nothing here hangs up on the target without saying goodbye. A readiness check that connects and
-closes at once is, for the servers above, the crash itself (issue 17), so checks send a
-`disconnect` before they close. (`conformance.kit.target.Target` does not do that yet; when it does,
-`Lifeline.up` can go back to it.)
+Nothing here hangs up on the target without saying goodbye: a readiness check that connects and
+closes at once is, for the servers above, the crash itself. A started command is ready when /proc
+shows it listening, and a `tcp:` target is checked as the suite checks it
+(`conformance.kit.target.still_accepts`: a `disconnect`, then a wait for the close).
 
 `sync()` is a round trip on a connection of the fuzzer's own (a direct message to itself,
 ROUTE-6): once it is back, a `select()` loop has read everything the fuzzer wrote before it. A
@@ -21,7 +21,6 @@ round trip before it read the other socket, never the second.
 from __future__ import annotations
 
 import contextlib
-import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -29,14 +28,19 @@ from dataclasses import dataclass
 from conformance.kit.messages import connect_doc, direct, is_echo
 from conformance.kit.probe import Capabilities
 from conformance.kit.shapes import is_error
-from conformance.kit.target import READY_TIMEOUT_S, ServerProcess, TargetError, TargetSpec
-from conformance.kit.wire import Closed, WireClient, frame
+from conformance.kit.target import (
+    READY_TIMEOUT_S,
+    ServerProcess,
+    TargetError,
+    TargetSpec,
+    still_accepts,
+)
+from conformance.kit.wire import Closed, WireClient
 
 TAIL_LINES = 20  # of the server's stdout and of its stderr: enough for a Python traceback
 SYNC_ROUNDS = 2
 PACER_TRIES = 2
 MIN_PAUSE_S = 0.005  # between the pacer's connect and its first message, at the first try
-GOODBYE_WAIT_S = 1.0  # for the server to close after a `disconnect` (a core server must)
 
 
 class TargetGone(BaseException):
@@ -53,22 +57,6 @@ class Death:
 
     description: str
     output: tuple[str, ...] = ()
-
-
-def say_goodbye(address: tuple[str, int], timeout: float = 1.0) -> bool:
-    """True if `address` accepts a connection; it is closed after a `disconnect`, not hung up."""
-    try:
-        sock = socket.create_connection(address, timeout=timeout)
-    except OSError:
-        return False
-    with contextlib.suppress(OSError):
-        sock.sendall(frame({"action": "disconnect"}))
-        sock.shutdown(socket.SHUT_WR)
-        sock.settimeout(min(timeout, GOODBYE_WAIT_S))
-        while sock.recv(4096):  # until the server closes: closing with unread bytes would
-            pass  # reset the connection, and some servers read a reset as a hang-up
-    sock.close()
-    return True
 
 
 class Lifeline:
@@ -90,7 +78,7 @@ class Lifeline:
         """Start the command if it is not running (TargetError if it cannot be started);
         TargetGone if a `tcp:` target does not accept."""
         if self.spec.kind == "tcp":
-            if not say_goodbye(self.address, self.ready_timeout):
+            if not still_accepts(self.address, self.ready_timeout):
                 raise TargetGone(f"nothing accepts connections at {self.spec.text[4:]}")
             return
         if self.process is not None and self.process.alive():
@@ -109,7 +97,7 @@ class Lifeline:
     def death(self, wait: float) -> Death | None:
         """How the target died, if it did (waiting up to `wait` s for a process to exit)."""
         if self.spec.kind == "tcp":
-            if say_goodbye(self.address, wait):
+            if still_accepts(self.address, wait):
                 return None
             return Death(f"{self.spec.text[4:]} stopped accepting connections")
         process = self.process

@@ -79,6 +79,49 @@ def listening(pids: list[int], port: int) -> bool | None:
     return False
 
 
+_TCP_STATES = {
+    "01": "ESTABLISHED",
+    "04": "FIN_WAIT1",
+    "05": "FIN_WAIT2",
+    "06": "TIME_WAIT",
+    "07": "CLOSE",
+    "08": "CLOSE_WAIT",
+    "09": "LAST_ACK",
+    _LISTEN: "LISTEN",
+    "0B": "CLOSING",
+}
+
+
+def socket_states() -> dict[str, str]:
+    """Socket inode to `STATE local->remote`, from /proc/net/tcp and tcp6: what a leaked
+    descriptor was, for a failure message."""
+    states = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            state = _TCP_STATES.get(fields[3], fields[3])
+            states[fields[9]] = f"{state} {fields[1]}->{fields[2]}"
+    return states
+
+
+def describe_fds(pid: int) -> list[str]:
+    """What each open descriptor of `pid` is, sockets with their TCP state."""
+    states = socket_states()
+    described = []
+    for fd in sorted(os.listdir(f"/proc/{pid}/fd"), key=int):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        inode = link[len("socket:[") : -1] if link.startswith("socket:[") else ""
+        described.append(f"{fd}: {link} {states.get(inode, '')}".rstrip())
+    return described
+
+
 def group_pids(pgid: int) -> list[int]:
     """Every process of process group `pgid` (a scan of /proc: tens of milliseconds)."""
     pids = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from conformance.kit.wire import Garbage, Packet
+from protocol import error_text
 from protocol.validator import is_valid
 
 SERVER_STATUSES = ("welcome", "chat", "error", "disconnect")
@@ -25,6 +26,14 @@ def show(value: Any) -> str:
 
 def delivery(target: str, sender: str, text: str) -> dict[str, Any]:
     return {"status": "chat", "history": [{"target": target, "from": sender, "message": text}]}
+
+
+def error(code: str, **values: Any) -> dict[str, Any]:
+    """The exact error message the spec gives for `code` (protocol/errors.json)."""
+    return {"status": "error", "message": error_text(code, **values)}
+
+
+DISCONNECTED: dict[str, Any] = {"status": "disconnect"}
 
 
 def is_delivery(value: Any, target: str, sender: str, text: str) -> bool:

@@ -11,8 +11,12 @@ The suite never hangs up on a server to see whether it is up: for a server that 
 client closes, that check would be the crash. A started command is ready once the kernel shows a
 socket listening on its port (/proc/net/tcp); a `tcp:` target, or a command where /proc cannot
 be read, is checked with a connection that is kept open and becomes the probe's first client.
-`started()` is the reusable part (tests and benchmarks start any server with it); `Target` adds
-what the conformance run needs: restarting a target that died, and noticing that it did.
+Whether a `tcp:` target still accepts, later, is `still_accepts`: a connection that says
+`disconnect` and waits for the server to close it, as a client ends its session.
+`ServerProcess` and `started()` are the reusable part: tests and benchmarks start any server
+with them (the reference server too) and read its memory, descriptors and CPU time from /proc.
+`Target` adds what the conformance run needs: restarting a target that died, and noticing that it
+did.
 """
 
 from __future__ import annotations
@@ -26,17 +30,20 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
 from conformance.kit import procstat
+from conformance.kit.wire import frame
 
 READY_TIMEOUT_S = 10.0  # an interpreter on a loaded machine can take seconds to start
 GRACE_S = 2.0  # after each stop signal before the next one (the reference stops within 2 s)
 STOP_SIGNAL = signal.SIGINT  # what Ctrl-C sends: how course servers are stopped, and tested
 OUTPUT_LINES = 20  # of a dead server's stdout and stderr, for the report: its traceback
+GOODBYE_WAIT_S = 1.0  # for the server to close after a `disconnect` (a core server must)
+POLL_S = 0.01  # /proc has no event to wait on
 _SHELL_SYNTAX = re.compile(r"[|&;<>()$`*?~]")
 
 
@@ -80,6 +87,24 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def still_accepts(address: tuple[str, int], timeout: float = 1.0) -> bool:
+    """Whether `address` accepts a connection. The connection ends as a session does, never with a
+    bare hang-up (the very thing some servers die of, and the suite must not cause what it
+    reports): it sends `disconnect`, then reads until the server closes."""
+    try:
+        sock = socket.create_connection(address, timeout=timeout)
+    except OSError:
+        return False
+    with contextlib.suppress(OSError):
+        sock.sendall(frame({"action": "disconnect"}))
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(min(timeout, GOODBYE_WAIT_S))
+        while sock.recv(4096):  # until the server closes: closing with unread bytes would
+            pass  # reset the connection, and some servers read a reset as a hang-up
+    sock.close()
+    return True
+
+
 def stop_signal(name: str) -> signal.Signals:
     """`INT`, `SIGINT` or `2` as a signal; ValueError for anything else."""
     text = name.strip().upper()
@@ -91,10 +116,31 @@ def stop_signal(name: str) -> signal.Signals:
         raise ValueError(f"unknown signal {name!r}") from None
 
 
-class ServerProcess:
-    """One started command: its address, pid, exit status and captured output."""
+def wait_until(condition: Callable[[], bool], timeout: float, poll: float = POLL_S) -> bool:
+    """Poll `condition` until it holds (True) or `timeout` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(poll)
+    return True
 
-    def __init__(self, command: str, host: str = "127.0.0.1", port: int | None = None) -> None:
+
+class ServerProcess:
+    """One started command: its address, pid, exit status, captured output and what it costs.
+
+    Its stderr is kept in a file for `output()`, unless `stderr` says otherwise:
+    `subprocess.PIPE` for a caller that reads it as it is written (`process.stderr`, bytes; the
+    caller must drain it), `subprocess.DEVNULL` to discard it.
+    """
+
+    def __init__(
+        self,
+        command: str,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        stderr: int | None = None,
+    ) -> None:
         self.host, self.port = host, port or free_port(host)
         self.command = command.replace("{host}", host).replace("{port}", str(self.port))
         argv = (
@@ -109,11 +155,12 @@ class ServerProcess:
                 argv,
                 stdin=subprocess.DEVNULL,
                 stdout=self._stdout,
-                stderr=self._stderr,
+                stderr=self._stderr if stderr is None else stderr,
                 start_new_session=True,  # its own process group, stopped as a whole
             )
         except OSError as error:
-            self._close_files()
+            self._stdout.close()
+            self._stderr.close()
             raise TargetError(f"cannot start {self.command!r}: {error}") from error
         self.pid = self.process.pid
         self.stopped_on_purpose = False
@@ -220,6 +267,25 @@ class ServerProcess:
         code = self.process.wait()
         return code
 
+    def rss_kib(self) -> int:
+        """Its resident memory (VmRSS), in KiB (of the command's own process)."""
+        return procstat.rss_kib(self.pid)
+
+    def fd_count(self) -> int:
+        return procstat.open_fds(self.pid)
+
+    def cpu_seconds(self) -> float:
+        return procstat.cpu_seconds(self.pid)
+
+    def wait_fds(self, expected: int, timeout: float) -> int:
+        """Its descriptor count once it is `expected`, or what it still is after `timeout`."""
+        wait_until(lambda: self.fd_count() == expected, timeout)
+        return self.fd_count()
+
+    def describe_fds(self) -> list[str]:
+        """What each open descriptor is, sockets with their TCP state: for failure messages."""
+        return procstat.describe_fds(self.pid)
+
     def output(self) -> tuple[str, str]:
         """Everything it wrote so far to stdout and stderr."""
         return _read(self._stdout), _read(self._stderr)
@@ -259,6 +325,8 @@ class ServerProcess:
     def _close_files(self) -> None:
         self._stdout.close()
         self._stderr.close()
+        if self.process.stderr is not None:  # a pipe its caller read
+            self.process.stderr.close()
 
 
 def _read(stream: IO[bytes]) -> str:
@@ -302,7 +370,6 @@ class Target:
         self.process: ServerProcess | None = None
         self.ever_accepted = False
         self._held: socket.socket | None = None
-        self._spare: list[socket.socket] = []  # see still_accepts
         self._checked = False
 
     @property
@@ -338,16 +405,8 @@ class Target:
         self._held, process.held = process.held, None
 
     def still_accepts(self) -> bool:
-        """For a `tcp:` target after a case saw a close: does it still accept connections?
-
-        The connection is kept open until the run ends rather than closed at once: a hang-up is
-        the very thing some servers die of, and the suite must not cause what it reports.
-        """
-        try:
-            self._spare.append(socket.create_connection(self.address, self.ready_timeout))
-        except OSError:
-            return False
-        return True
+        """For a `tcp:` target after a case saw a close: does it still accept connections?"""
+        return still_accepts(self.address, self.ready_timeout)
 
     def take_held(self) -> socket.socket | None:
         """The connection that showed the target was up, if one was needed: the caller owns it."""
@@ -360,9 +419,9 @@ class Target:
 
     def retire(self) -> None:
         """Stop the current process (if any), the way its user would."""
-        for sock in [*self._spare, *([self._held] if self._held else [])]:
-            sock.close()
-        self._held, self._spare = None, []
+        if self._held is not None:
+            self._held.close()
+            self._held = None
         if self.process is not None:
             self.process.close(self.stop_signal)
             self.process = None

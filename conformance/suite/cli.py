@@ -1,4 +1,4 @@
-"""`jsonchat conformance TARGET` and `jsonchat replay FILE TARGET`.
+"""`jsonchat conformance TARGET`: the suite, run as a command.
 
 `conformance` is pytest underneath: this turns its options into the plugin's and runs the cases
 shipped in `conformance.cases`, so `pytest --jsonchat-target=... --pyargs conformance.cases`
@@ -13,7 +13,6 @@ import os
 import sys
 from pathlib import Path
 
-from conformance import replay
 from conformance.kit.exitcodes import TABLE, ExitStatus
 from conformance.kit.target import STOP_SIGNAL, TargetError, parse_target, stop_signal
 
@@ -72,7 +71,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "SHUTDOWN-1 is checked with (default %(default)s, what Ctrl-C sends)",
     )
     parser.set_defaults(run=run)
-    replay.add_parser(subparsers)
 
 
 def pytest_args(args: argparse.Namespace) -> list[str]:

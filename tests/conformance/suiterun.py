@@ -33,7 +33,7 @@ class SuiteRun:
 
 def jsonchat(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "transport.cli", *args],
+        [sys.executable, "-m", "protocol.commands", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

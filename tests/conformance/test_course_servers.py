@@ -123,7 +123,7 @@ def test_a_tcp_target_that_stops_mid_run_fails_the_running_case(tmp_path: Path) 
         address = f"tcp:{server.host}:{server.port}"
         suite = subprocess.Popen(
             [
-                *(sys.executable, "-m", "transport.cli", "conformance", address, "-v"),
+                *(sys.executable, "-m", "protocol.commands", "conformance", address, "-v"),
                 *("--profile", "core", "--json", str(report), "--transcripts", str(tmp_path)),
             ],
             cwd=ROOT,

@@ -140,7 +140,7 @@ class FaultRun:
         options = ["--profile", "core", "--seconds", str(seconds), "--shrink-seconds", "4"]
         options += ["--transcripts", str(directory)]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "transport.cli", "fuzz", self.target, *options],
+            [sys.executable, "-m", "protocol.commands", "fuzz", self.target, *options],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

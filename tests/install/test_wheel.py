@@ -170,7 +170,7 @@ def test_spec_reads_the_installed_protocol_data(install: Install) -> None:
 
 def test_the_listing_names_cases_as_the_repository_does(install: Install) -> None:
     installed = install.run("conformance", "--list")
-    repository = run([sys.executable, "-m", "transport.cli", "conformance", "--list"], cwd=ROOT)
+    repository = run([sys.executable, "-m", "protocol.commands", "conformance", "--list"], cwd=ROOT)
     assert installed.returncode == 0 and repository.returncode == 0, output(installed)
     assert_quiet(output(installed))
 

@@ -12,7 +12,10 @@ from protocol.statemachine import mermaid
 
 def jsonchat(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "transport.cli", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "protocol.commands", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

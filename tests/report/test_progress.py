@@ -20,7 +20,7 @@ def on_a_terminal(*args: str) -> str:
     """`jsonchat ARGS` with a pseudo-terminal as its stdout and stderr: all it wrote there."""
     main, side = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "transport.cli", *args],
+        [sys.executable, "-m", "protocol.commands", *args],
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
         stdout=side,

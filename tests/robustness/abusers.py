@@ -6,8 +6,9 @@ import json
 import threading
 from typing import Any
 
+from conformance.kit.shapes import DISCONNECTED, error
 from conformance.kit.wire import Closed, WireClient
-from tests.robustness.target import DISCONNECTED, Target, error
+from tests.robustness.watched import WatchedServer
 from tests.transport.netutil import TIMEOUT, connect
 
 
@@ -16,7 +17,7 @@ def self_message(name: str, text: str) -> bytes:
     return json.dumps(post).encode() + b"\n"
 
 
-def hog_until_cut_off(target: Target, name: str, size: int) -> str | None:
+def hog_until_cut_off(target: WatchedServer, name: str, size: int) -> str | None:
     """One client sends direct messages to itself and never reads them, until the server cuts
     it off; then it reads what is left. A description of what went wrong, or None."""
     client = connect(target.address, name)
@@ -26,7 +27,7 @@ def hog_until_cut_off(target: Target, name: str, size: int) -> str | None:
         client.close()
 
 
-def _hog(target: Target, client: WireClient, name: str, size: int) -> str | None:
+def _hog(target: WatchedServer, client: WireClient, name: str, size: int) -> str | None:
     sent, conn = 0, target.conn_of(client)
     while (reason := target.close_reason(conn)) is None:
         if sent > 1_000_000:

@@ -32,6 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from conformance.kit.load.swarm import percentile
 from conformance.kit.wire import Closed, WireClient
 from tests.transport.netutil import connect, delivery, say, settle
 
@@ -41,12 +42,6 @@ P50_TIMES, P50_PLUS_MS = 10, 25  # bound on p50 during an attack: 10 x baseline 
 P99_TIMES, P99_PLUS_MS = 20, 100  # bound on p99
 STALL_S = 5.0  # a reply later than this is a violation, not a slow sample
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of a non-empty list."""
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 @dataclass

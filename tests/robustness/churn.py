@@ -9,8 +9,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from conformance.kit.shapes import DISCONNECTED, error
 from conformance.kit.wire import Closed, WireClient
-from tests.robustness.target import DISCONNECTED, error
 from tests.transport.netutil import TIMEOUT, connect, say
 
 Address = tuple[str, int]

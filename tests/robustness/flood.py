@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import socket
 
+from conformance.kit.shapes import DISCONNECTED, error
 from conformance.kit.wire import encode
-from tests.robustness.target import DISCONNECTED, error
 from tests.transport.netutil import TIMEOUT
 
 SERVER_FULL = [encode(error("server_full")), encode(DISCONNECTED)]

@@ -1,5 +1,5 @@
 """An attacker on one connection of its own: plays families of the hostile catalogue
-(tests/robustness/hostile.py) and checks each answer exactly, for as long as it is told."""
+(conformance/kit/load/hostile.py) and checks each answer exactly, for as long as it is told."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import dataclasses
 import time
 from typing import Any
 
+from conformance.kit.load.hostile import FAMILIES, Case, Scene
 from conformance.kit.wire import Closed, WireClient
-from tests.robustness.hostile import FAMILIES, Case, Scene
 from tests.transport.netutil import connect, settle
 
 SCENE = Scene(me="@evil", room="#by", victim="@by-a")  # the bystanders' room and a name

@@ -15,7 +15,7 @@ from conformance.suite.verdicts import requirement
 from tests.robustness.abusers import firehose
 from tests.robustness.bystander import Bystanders, undisturbed
 from tests.robustness.figures import record
-from tests.robustness.target import Target
+from tests.robustness.watched import WatchedServer
 from tests.transport.netutil import TIMEOUT, connect, delivery, say, settle
 
 COSTLY = {  # a megabyte each; frames that never end get one error (too long) at most
@@ -37,7 +37,7 @@ def test_clients_flooding_any_input_cost_the_others_at_most_their_turn() -> None
     protects the bystanders. Valid frames are the control; the others are cheap to send and cost
     the frame scanner far more per byte, and must not buy more of the server's time for that.
     """
-    with Target("--no-welcome") as target, Bystanders(target.address) as bystanders:
+    with WatchedServer("--no-welcome") as target, Bystanders(target.address) as bystanders:
         for n, (kind, blob) in enumerate(COSTLY.items()):
             stop = threading.Event()
             threads = [
@@ -60,7 +60,7 @@ def test_clients_flooding_any_input_cost_the_others_at_most_their_turn() -> None
 @requirement("LIMIT-4", "ROUTE-10")
 def test_a_slow_reader_loses_nothing_and_does_not_hold_back_a_fast_one() -> None:
     messages, text = 250, "y" * 1000
-    with Target("--no-welcome") as target, Bystanders(target.address) as bystanders:
+    with WatchedServer("--no-welcome") as target, Bystanders(target.address) as bystanders:
         slow = connect(target.address, "@slow", "#feed")
         fast = connect(target.address, "@fast", "#feed")
         pusher = connect(target.address, "@pusher", "#feed")

@@ -1,7 +1,7 @@
 """Hostile input: every case gets exactly its error, and the bystanders notice nothing.
 
-Each family of tests/robustness/hostile.py is played by three attackers at once against a server
-process, while a bystander pair (another process) exchanges checked messages in lockstep.
+Each family of conformance/kit/load/hostile.py is played by three attackers at once against a
+server process, while a bystander pair (another process) exchanges checked messages in lockstep.
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ from typing import Any
 
 import pytest
 
+from conformance.kit.load.hostile import FAMILIES
+from conformance.kit.shapes import DISCONNECTED, error
 from conformance.kit.wire import Closed, WireClient
 from conformance.suite.verdicts import requirement
 from protocol import error_table, error_text, limits
 from tests.robustness.bystander import Bystanders, undisturbed
 from tests.robustness.figures import record
-from tests.robustness.hostile import FAMILIES
 from tests.robustness.hostile_client import SCENE, attack
-from tests.robustness.target import DISCONNECTED, Target, error
+from tests.robustness.watched import WatchedServer
 from tests.transport.netutil import TIMEOUT, connect, settle
 
 ATTACKERS = 3
@@ -30,9 +31,9 @@ MIN_ATTACK_S = 0.3  # short families are replayed, so that the bystanders exchan
 
 
 @pytest.fixture(scope="module")
-def arena() -> Iterator[tuple[Target, Bystanders]]:
+def arena() -> Iterator[tuple[WatchedServer, Bystanders]]:
     """One server and one bystander pair for every family: each family is a phase of theirs."""
-    with Target("--no-welcome") as target, Bystanders(target.address) as bystanders:
+    with WatchedServer("--no-welcome") as target, Bystanders(target.address) as bystanders:
         yield target, bystanders
         final = bystanders.finish()
         assert final["violations"] == []
@@ -43,7 +44,7 @@ def arena() -> Iterator[tuple[Target, Bystanders]]:
 @requirement("VALIDATE-3", "VALIDATE-4", "VALIDATE-5", "VALIDATE-7", "ERROR-2")
 @pytest.mark.parametrize("family", FAMILIES)
 def test_each_hostile_frame_gets_exactly_its_error_and_bystanders_see_nothing(
-    family: str, arena: tuple[Target, Bystanders]
+    family: str, arena: tuple[WatchedServer, Bystanders]
 ) -> None:
     target, bystanders = arena
     failures: list[str] = []
@@ -88,7 +89,7 @@ def random_stream(rng: random.Random, size: int) -> bytes:
 
 @requirement("LIMIT-2", "ERROR-2")
 def test_random_byte_streams_get_errors_until_the_documented_close(
-    arena: tuple[Target, Bystanders],
+    arena: tuple[WatchedServer, Bystanders],
 ) -> None:
     """Nothing but frame errors, `max_consecutive_errors` of them, then Too Many Errors."""
     errors_allowed = limits()["max_consecutive_errors"]
@@ -118,7 +119,7 @@ def test_random_byte_streams_get_errors_until_the_documented_close(
 
 @requirement("LIMIT-1", "LIMIT-2", "CONNECT-6")
 def test_errors_in_a_row_close_the_connection_and_free_its_name() -> None:
-    with Target("--no-welcome") as target:
+    with WatchedServer("--no-welcome") as target:
         errors_allowed = limits()["max_consecutive_errors"]
         mallory = connect(target.address, "@mallory")
         good = b'{"action":"message","user_name":"@mallory","target":"@mallory","message":"x"}\n'

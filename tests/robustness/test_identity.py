@@ -9,9 +9,10 @@ import unicodedata
 from typing import Any
 
 import protocol
+from conformance.kit.shapes import DISCONNECTED, error
 from conformance.kit.wire import WireClient
 from conformance.suite.verdicts import requirement
-from tests.robustness.target import DISCONNECTED, Target, error
+from tests.robustness.watched import WatchedServer
 from tests.transport.netutil import TIMEOUT, connect, delivery, say, settle
 
 # Each differs from "@alice" or from each other only in case, Unicode normalisation, width,
@@ -30,7 +31,7 @@ LOOKALIKES = (
 @requirement("CONNECT-1", "CONNECT-3", "ROUTE-5", "ROUTE-13")
 def test_names_that_look_alike_are_other_names_and_none_reaches_the_other() -> None:
     assert len(set(LOOKALIKES)) == len(LOOKALIKES)
-    with Target("--no-welcome") as target:
+    with WatchedServer("--no-welcome") as target:
         alice = connect(target.address, "@alice", "#a")
         others = [connect(target.address, name, "#a") for name in LOOKALIKES]
         taken = WireClient(target.address, label="@alice")
@@ -66,7 +67,7 @@ def impersonations(victim: str, room: str) -> list[dict[str, Any]]:
 
 @requirement("CONNECT-5", "ROUTE-13", "DISCONNECT-4", "STATE-2", "STATE-3")
 def test_no_action_under_another_name_changes_anything() -> None:
-    with Target("--no-welcome") as target:
+    with WatchedServer("--no-welcome") as target:
         alice, bob = connect(target.address, "@alice", "#a"), connect(target.address, "@bob", "#a")
         mallory = connect(target.address, "@mallory", "#a")
         forged = impersonations("@alice", "#a")
@@ -93,7 +94,7 @@ def test_no_action_under_another_name_changes_anything() -> None:
 
 @requirement("ROUTE-5", "ROUTE-12", "CONNECT-6")
 def test_direct_messages_reach_their_recipient_only_and_are_never_kept() -> None:
-    with Target("--no-welcome") as target:
+    with WatchedServer("--no-welcome") as target:
         clients = [connect(target.address, f"@u{i}", "#all-here") for i in range(12)]
         for sender in clients:
             for recipient in clients:
@@ -129,7 +130,7 @@ def test_racing_connects_for_one_name_have_exactly_one_winner() -> None:
     """40 connections send `connect` for one name at once, over ten rounds; half of them spell it
     in NFD, which is another name, so each round has exactly two winners."""
     nfc, nfd = (unicodedata.normalize(form, "@prizé") for form in ("NFC", "NFD"))
-    with Target("--no-welcome") as target:
+    with WatchedServer("--no-welcome") as target:
         for round_no in range(10):
             racers = [WireClient(target.address, label=f"r{i}", timeout=TIMEOUT) for i in range(40)]
             start = threading.Barrier(len(racers))

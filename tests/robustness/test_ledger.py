@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.robustness.ledger import INF, Incarnation, Ledger
+from conformance.kit.load.ledger import INF, Incarnation, Ledger
 
 
 def entry(ledger: Ledger, sender: Incarnation, target: str, seq: int) -> dict[str, str]:

@@ -10,13 +10,14 @@ import socket
 import threading
 import time
 
+from conformance.kit.shapes import DISCONNECTED, error
 from conformance.kit.wire import WireClient
 from conformance.suite.verdicts import requirement
 from tests.robustness.abusers import hog_until_cut_off
 from tests.robustness.bystander import Bystanders, undisturbed
 from tests.robustness.figures import record
 from tests.robustness.flood import SERVER_FULL, closed_by_server, dial, greeting
-from tests.robustness.target import DISCONNECTED, Target, error
+from tests.robustness.watched import WatchedServer
 from tests.transport.netutil import settle
 
 
@@ -37,7 +38,7 @@ def refused(socks: list[socket.socket]) -> int:
 def test_a_connection_flood_is_refused_past_both_limits_and_the_limits_hold() -> None:
     total, per_address = 50, 40
     options = ("--max-connections", str(total), "--max-connections-per-address", str(per_address))
-    with Target(*options) as target, Bystanders(target.address) as bystanders:
+    with WatchedServer(*options) as target, Bystanders(target.address) as bystanders:
         baseline_fds = target.fd_count()  # the bystanders hold two connections from 127.0.0.1
         bystanders.phase("flood")
         first = dial(target.address, "127.0.0.1", 60)
@@ -69,7 +70,7 @@ def test_a_connection_flood_is_refused_past_both_limits_and_the_limits_hold() ->
 @requirement("LIMIT-3", "LIMIT-1")
 def test_clients_that_never_connect_are_closed_after_the_connect_timeout() -> None:
     timeout_s = 1
-    with Target("--no-welcome", "--connect-timeout-s", str(timeout_s)) as target:
+    with WatchedServer("--no-welcome", "--connect-timeout-s", str(timeout_s)) as target:
         with Bystanders(target.address) as bystanders:
             bystanders.phase("idlers")
             opened = time.monotonic()
@@ -122,7 +123,7 @@ def test_a_client_cut_off_for_its_queue_gets_whole_frames_then_its_last_words() 
     out of 20 when this was written). Each cut-off costs about a second: the server's socket
     buffer (up to 4 MiB) fills first.
     """
-    with Target(*QUEUE_OPTIONS, "--read-bytes", "4096") as target:
+    with WatchedServer(*QUEUE_OPTIONS, "--read-bytes", "4096") as target:
         failures = [hog_until_cut_off(target, f"@hog{n}", size=100) for n in range(2)]
         assert target.finish() == (0, [])
     assert [f for f in failures if f] == []
@@ -132,7 +133,7 @@ def test_a_client_cut_off_for_its_queue_gets_whole_frames_then_its_last_words() 
 def test_clients_that_send_but_never_read_are_cut_off_and_slow_no_one() -> None:
     attack_s, workers = 1.0, 3
     failures: list[str | None] = []
-    with Target(*QUEUE_OPTIONS) as target, Bystanders(target.address) as bystanders:
+    with WatchedServer(*QUEUE_OPTIONS) as target, Bystanders(target.address) as bystanders:
 
         def hogs(worker: int) -> None:
             until, n = time.monotonic() + attack_s, 0

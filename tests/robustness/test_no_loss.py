@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from conformance.kit.load import Load, run
 from conformance.suite.verdicts import requirement
 from protocol import limits
 from tests.robustness.figures import record
-from tests.robustness.swarm import Load, run
-from tests.robustness.target import Target
+from tests.robustness.watched import WatchedServer
 from tests.transport.netutil import connect, say, settle
 
 
@@ -15,9 +15,9 @@ from tests.transport.netutil import connect, say, settle
 )
 @requirement("CONNECT-2", "CONNECT-4", "CONNECT-6", "DISCONNECT-3", "DISCONNECT-5", "DISCONNECT-6")
 def test_every_message_to_a_member_arrives_exactly_once_in_order_while_users_come_and_go() -> None:
-    """50 users and 2 attackers for 4 s (tests/robustness/swarm.py; the ledger explains how a
+    """50 users and 2 attackers for 4 s (conformance/kit/load/swarm.py; the ledger explains how a
     delivery is known to be required). The load must have done everything it says it does."""
-    with Target("--no-welcome") as target:
+    with WatchedServer("--no-welcome") as target:
         report = run(target.address, Load(clients=50, seconds=4.0))
         assert target.finish() == (0, [])
     record("no_loss", **report)
@@ -36,7 +36,7 @@ def test_a_connect_gets_the_most_recent_history_of_its_rooms_up_to_the_limit() -
     """Each room keeps `history_per_room` messages; a connect gets all of them, oldest first, or
     the most recent `history_on_connect` when there are more: with one, two and three rooms."""
     kept, most = limits()["history_per_room"], limits()["history_on_connect"]
-    with Target("--no-welcome") as target:
+    with WatchedServer("--no-welcome") as target:
         for rooms in (1, 2, 3):
             names = [f"#h{rooms}-{r}" for r in range(rooms)]
             poster = connect(target.address, f"@poster{rooms}", *names)

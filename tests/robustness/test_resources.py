@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 
+from conformance.kit.shapes import DISCONNECTED, error
 from conformance.kit.wire import encode
 from conformance.suite.verdicts import requirement
 from tests.robustness.abusers import firehose, hog_until_cut_off
@@ -22,7 +23,7 @@ from tests.robustness.churn import churn
 from tests.robustness.figures import record
 from tests.robustness.flood import SERVER_FULL, dial, last_words
 from tests.robustness.hostile_client import attack
-from tests.robustness.target import DISCONNECTED, Target, error
+from tests.robustness.watched import WatchedServer
 from tests.transport.netutil import connect, settle
 
 RSS_TOLERANCE_KIB = 1024
@@ -33,7 +34,7 @@ CYCLES = 1500
 def test_thousands_of_connect_disconnect_cycles_leave_nothing_behind() -> None:
     """Small connection limits: a leaked count per address would refuse the next connections."""
     limits = ("--max-connections", "40", "--max-connections-per-address", "30")
-    with Target("--no-welcome", *limits) as target:
+    with WatchedServer("--no-welcome", *limits) as target:
         fds, cold = target.fd_count(), target.rss_kib()
         assert churn(target.address, CYCLES, tag="warm") == []
         assert target.wait_fds(fds) == fds, target.describe_fds()
@@ -59,7 +60,7 @@ OPTIONS = (
 )
 
 
-def abuse_round(target: Target, round_no: int) -> list[str]:
+def abuse_round(target: WatchedServer, round_no: int) -> list[str]:
     """Everything at once for ROUND_S: a flood of connections that never connect, clients that
     never read (cut off, or flooding valid frames), connect/disconnect cycles and hostile
     frames. The failures seen."""
@@ -102,7 +103,7 @@ def abuse_round(target: Target, round_no: int) -> list[str]:
 
 @requirement("LIMIT-3", "LIMIT-4", "LIMIT-5")
 def test_bystanders_keep_their_latency_and_the_server_its_size_under_abuse() -> None:
-    with Target(*OPTIONS) as target, Bystanders(target.address) as bystanders:
+    with WatchedServer(*OPTIONS) as target, Bystanders(target.address) as bystanders:
         fds, cold = target.fd_count(), target.rss_kib()
         rss: list[int] = []
         for round_no in range(2):

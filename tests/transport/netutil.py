@@ -1,17 +1,20 @@
-"""Real servers and real clients for the end-to-end tests: in-process or as a subprocess."""
+"""Real servers and real clients for the end-to-end tests: in-process or as a subprocess.
+
+A subprocess is `conformance.kit.target.ServerProcess`, the kit's one way to run any server;
+`serve_process` starts the reference server with it, as a user starts `jsonchat serve`.
+"""
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import subprocess
+import shlex
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from conformance.kit.barrier import Barrier, read_to_echo
+from conformance.kit.shapes import delivery as delivery
+from conformance.kit.target import ServerProcess, TargetError
 from conformance.kit.wire import WireClient
 from transport.server import ChatServer, ServerConfig
 
@@ -20,6 +23,8 @@ TIMEOUT = 5.0
 # (the server's default is 1.5 s); tests leave many connections half-open, and the server's fds
 # only return to their baseline after it.
 TEST_FLUSH_TIMEOUT_MS = 300
+# `jsonchat serve`, by module: the installed script may be another checkout's.
+SERVE = f"{shlex.quote(sys.executable)} -m transport.cli serve --host {{host}} --port {{port}}"
 
 
 @contextmanager
@@ -57,43 +62,12 @@ def settle(client: WireClient) -> list[Any]:
     return read_to_echo(client, barrier, client.timeout)
 
 
-def delivery(target: str, sender: str, text: str) -> dict[str, Any]:
-    return {"status": "chat", "history": [{"target": target, "from": sender, "message": text}]}
-
-
-class ServerProcess:
-    """`jsonchat serve` as a separate process, as a user starts it."""
-
-    def __init__(
-        self, *args: str, env: Mapping[str, str] | None = None, stderr: int = subprocess.PIPE
-    ) -> None:
-        """`stderr=subprocess.DEVNULL` discards the log (a pipe nobody reads would block it)."""
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "transport.cli", "serve", *args],
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-            env={**os.environ, **(env or {})},
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        found = re.search(r"listening on (\S+):(\d+)", line)
-        if found is None:
-            self.process.kill()
-            _, errors = self.process.communicate()
-            raise RuntimeError(f"server did not start: {line!r} {errors!r}")
-        self.address = (found.group(1), int(found.group(2)))
-
-    def signal(self, signum: int = signal.SIGTERM) -> None:
-        self.process.send_signal(signum)
-
-    def wait(self, timeout: float = TIMEOUT) -> int:
-        return self.process.wait(timeout)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()
+def serve_process(*options: str, stderr: int | None = None) -> ServerProcess:
+    """`jsonchat serve OPTIONS` in a process of its own on a free port, once it listens."""
+    server = ServerProcess(f"{SERVE} {shlex.join(options)}".rstrip(), stderr=stderr)
+    try:
+        server.wait_ready()
+    except TargetError:
+        server.close()
+        raise
+    return server

@@ -15,11 +15,11 @@ from conformance.kit.wire import WireClient
 from conformance.suite.verdicts import requirement
 from tests.transport.netutil import (
     TIMEOUT,
-    ServerProcess,
     connect,
     delivery,
     running_server,
     say,
+    serve_process,
     settle,
 )
 from transport.server import ChatServer
@@ -66,7 +66,7 @@ def test_abrupt_close_or_reset_frees_name_and_rooms_and_others_go_on(how: str) -
 @requirement("SHUTDOWN-1")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signal_stops_the_server_after_telling_every_client(signum: int) -> None:
-    server = ServerProcess("--port", "0")
+    server = serve_process()
     try:
         clients = [WireClient(server.address, label=f"@u{i}", timeout=TIMEOUT) for i in range(5)]
         for client in clients:
@@ -80,13 +80,12 @@ def test_signal_stops_the_server_after_telling_every_client(signum: int) -> None
             assert client.recv_value() == {"status": "disconnect"}
             assert client.wait_closed()
             client.close()
-        assert server.wait() == 0
+        assert server.wait_exit(TIMEOUT) == 0
         assert time.monotonic() - started < 2.0
-        assert server.process.stderr is not None
-        log = server.process.stderr.read()
+        log = server.output()[1]
         assert log.count(" open ") == 5 and log.count("reason=shutdown") == 5
     finally:
-        server.stop()
+        server.close()
 
 
 def test_a_port_in_use_is_one_line_and_exit_status_2() -> None:

@@ -10,12 +10,12 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from conformance.kit.load.ledger import INF, Incarnation
+from conformance.kit.load.peer import Peer
 from protocol import error_text
-from tests.robustness.ledger import INF, Incarnation
-from tests.robustness.peer import Peer
 
 if TYPE_CHECKING:
-    from tests.robustness.swarm import Swarm
+    from conformance.kit.load.swarm import Swarm
 
 MAX_ROOMS = 6  # per user, well under max_rooms_per_session
 REFUSED, TAKEN = error_text("target_not_connected"), error_text("name_taken")

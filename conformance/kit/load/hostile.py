@@ -20,8 +20,8 @@ from functools import cache
 from typing import Any
 
 import protocol
+from conformance.kit.shapes import error
 from conformance.kit.wire import encode, frame
-from tests.robustness.target import error
 
 Reply = dict[str, Any]
 ACTIONS = ("connect", "message", "disconnect")

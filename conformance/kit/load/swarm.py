@@ -25,11 +25,16 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from tests.robustness.attacker import Attacker
-from tests.robustness.bystander import percentile
-from tests.robustness.ledger import Ledger
-from tests.robustness.peer import Peer
-from tests.robustness.user import ACTIVE, BUSY, CLOSED, CONNECTING, DISCONNECTING, User
+from conformance.kit.load.attacker import Attacker
+from conformance.kit.load.ledger import Ledger
+from conformance.kit.load.peer import Peer
+from conformance.kit.load.user import ACTIVE, BUSY, CLOSED, CONNECTING, DISCONNECTING, User
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of a non-empty list."""
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 @dataclass(frozen=True)

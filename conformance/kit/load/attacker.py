@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
-from tests.robustness.hostile import Case, Scene, catalogue
-from tests.robustness.peer import Peer
+from conformance.kit.load.hostile import Case, Scene, catalogue
+from conformance.kit.load.peer import Peer
 
 PACE_S = 0.05
 OFF, CONNECTING, IDLE, WAITING = range(4)
