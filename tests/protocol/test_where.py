@@ -37,7 +37,10 @@ CLIENT_FILES = ("transport/client.py", "transport/client_core.py")
 
 def jsonchat(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "protocol.commands", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "protocol.commands", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
