@@ -32,6 +32,8 @@ from typing import Any
 
 import protocol
 from protocol import Requirement, error_rule, error_table, requirements_by_id, sections
+from protocol.case_rules import fixture_rules, transition_rules
+from protocol.statemachine import refusals
 
 # Where the packages are: the checkout, or site-packages for an installed wheel.
 ROOT = Path(__file__).resolve().parent.parent
@@ -299,68 +301,26 @@ def _called(function: ast.expr) -> str | None:
 
 
 def _fixture_params() -> list[tuple[str, tuple[str, ...]]]:
-    """test_client_fixture: a case per client fixture; a refused one cites its error's rule and
-    ERROR-2 (and VALIDATE-6 when several errors apply), an accepted one the rules its effect
-    shows."""
-    from protocol.validator import client_error_codes
-
-    params: list[tuple[str, tuple[str, ...]]] = []
-    for group in protocol.fixtures():
-        if not group["schema"].startswith("client/"):
-            continue
-        for test in group["tests"]:
-            codes = client_error_codes(test["data"])
-            rules: tuple[str, ...]
-            if codes:
-                rules = (error_rule(codes[0]), "ERROR-2")
-                rules += ("VALIDATE-6",) if len(codes) > 1 else ()
-            else:
-                rules = _accepted_rules(test["data"])
-            params.append((f"{group['schema']}: {test['description']}", rules))
-    return params
-
-
-def _accepted_rules(document: Mapping[str, Any]) -> tuple[str, ...]:
-    action = document["action"]
-    if action == "connect":
-        rules: tuple[str, ...] = ("CONNECT-1",)
-    elif action == "message":
-        target = document["target"]
-        rules = ("ROUTE-8",) if target == "#all" else ("ROUTE-5",) if target[0] == "@" else ()
-        rules = rules or ("ROUTE-1",)
-    elif "target" in document:
-        rules = ("DISCONNECT-3",)
-    else:
-        rules = ("DISCONNECT-1", "DISCONNECT-2")
-    if set(document) - set(protocol.schema(f"client/{action}").get("properties", {})):
-        rules += ("VALIDATE-7",)
-    strings = [v for v in document.values() if isinstance(v, str)]
-    strings += [t for t in document.get("targets", []) if isinstance(t, str)]
-    limits = protocol.limits()
-    at_limit = {limits["max_name_bytes"], limits["max_message_bytes"]}
-    if at_limit & {len(s.encode("utf-8")) for s in strings}:
-        rules += ("VALIDATE-8",)
-    return rules
+    """test_client_fixture: a case per client fixture."""
+    return [
+        (f"{group['schema']}: {test['description']}", fixture_rules(test["data"]))
+        for group in protocol.fixtures()
+        if group["schema"].startswith("client/")
+        for test in group["tests"]
+    ]
 
 
 def _transition_params() -> list[tuple[str, tuple[str, ...]]]:
-    """test_transition: every transition of machine.json cites its rules, a kick LIMIT-2 too, and
-    one that stays `connected` STATE-1."""
-    params: list[tuple[str, tuple[str, ...]]] = []
-    for t in protocol.machine_spec()["transitions"]:
-        rules = tuple(t["requirements"])
-        rules += ("LIMIT-2",) if t["trigger"] == "kick" else ()
-        rules += ("STATE-1",) if t["dest"] == "connected" else ()
-        params.append((f"{t['trigger']} in {t['source']}", rules))
-    return params
+    """test_transition: every transition of machine.json."""
+    return [
+        (f"{t['trigger']} in {t['source']}", transition_rules(t))
+        for t in protocol.machine_spec()["transitions"]
+    ]
 
 
 def _refusal_params() -> list[tuple[str, tuple[str, ...]]]:
     """test_refusal: every refusal of machine.json cites the rule of its error for its event."""
-    return [
-        (f"{r['trigger']} in {r['source']}", (error_rule(r["error"], r["trigger"]),))
-        for r in protocol.machine_spec().get("refusals", ())
-    ]
+    return [(f"{r.trigger} in {r.source}", r.requirements) for r in refusals().values()]
 
 
 GENERATED: Mapping[str, Callable[[], Sequence[tuple[str, tuple[str, ...]]]]] = {

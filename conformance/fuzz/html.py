@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from conformance.fuzz.run import FuzzResult
-from conformance.kit.page import badge, document, esc, prose
+from conformance.kit.page import badge, document, esc, probe_list, prose
 from conformance.kit.probe import Capabilities
 from conformance.kit.sequence import Mark, sequence_svg
 from protocol import Profile, requirements, requirements_by_id
@@ -45,16 +45,7 @@ def render(result: FuzzResult, target: str, profile: Profile, caps: Capabilities
     )
     everything = [r for r in requirements() if r.in_profile(profile)]
     exercised = [r for r in everything if r.id in record.hits]
-    found = (
-        ("sends a welcome", caps.sends_welcome),
-        ("answers connect", caps.answers_connect),
-        ("echoes a message to oneself", caps.echoes_self),
-    )
-    probe = "<ul class='probe'>" + "".join(
-        f'<li class="{"yes" if ok else "no"}">{"✓" if ok else "✗"} {esc(what)}</li>'
-        for what, ok in found
-    )
-    probe += "".join(f"<li class='muted'>{esc(note)}</li>" for note in caps.notes) + "</ul>"
+    probe = probe_list(caps)
     ended = f"<div class='no'>ended early: {esc(result.ended)}</div>" if result.ended else ""
     cards = (
         "<h2>Summary</h2><div class='cards'>"

@@ -14,6 +14,8 @@ import json
 from html import escape
 from typing import Any
 
+from conformance.kit.probe import Capabilities
+
 __all__ = ["VERDICT_COLOURS", "badge", "data_script", "document", "esc", "prose"]
 
 # The verdicts' colours, shared by the badges, the bars and the legend.
@@ -42,6 +44,22 @@ def prose(text: str) -> str:
 
 def badge(verdict: str) -> str:
     return f'<span class="badge v-{esc(verdict)}">{esc(verdict.upper())}</span>'
+
+
+def probe_list(caps: Capabilities) -> str:
+    """What the probe found, as the summary of both pages shows it: each optional capability
+    ticked or crossed, then the probe's notes."""
+    found = (
+        ("sends a welcome", caps.sends_welcome),
+        ("answers connect", caps.answers_connect),
+        ("echoes a message to oneself", caps.echoes_self),
+    )
+    items = "".join(
+        f'<li class="{"yes" if ok else "no"}">{"✓" if ok else "✗"} {esc(what)}</li>'
+        for what, ok in found
+    )
+    notes = "".join(f"<li class='muted'>{esc(note)}</li>" for note in caps.notes)
+    return f"<ul class='probe'>{items}{notes}</ul>"
 
 
 def data_script(element_id: str, data: Any) -> str:

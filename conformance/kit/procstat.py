@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -66,17 +67,22 @@ def listening(pids: list[int], port: int) -> bool | None:
     inodes = socket_inodes(pids)
     if not inodes:
         return False
+    for fields in _tcp_sockets():
+        local_port = int(fields[1].rsplit(":", 1)[1], 16) if len(fields) > 9 else -1
+        if local_port == port and fields[3] == _LISTEN and fields[9] in inodes:
+            return True
+    return False
+
+
+def _tcp_sockets() -> Iterator[list[str]]:
+    """The fields of each row of /proc/net/tcp and tcp6 (a missing table has no rows)."""
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             lines = Path(table).read_text().splitlines()[1:]
         except OSError:
             continue
         for line in lines:
-            fields = line.split()
-            local_port = int(fields[1].rsplit(":", 1)[1], 16) if len(fields) > 9 else -1
-            if local_port == port and fields[3] == _LISTEN and fields[9] in inodes:
-                return True
-    return False
+            yield line.split()
 
 
 _TCP_STATES = {
@@ -96,15 +102,9 @@ def socket_states() -> dict[str, str]:
     """Socket inode to `STATE local->remote`, from /proc/net/tcp and tcp6: what a leaked
     descriptor was, for a failure message."""
     states = {}
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            state = _TCP_STATES.get(fields[3], fields[3])
-            states[fields[9]] = f"{state} {fields[1]}->{fields[2]}"
+    for fields in _tcp_sockets():
+        state = _TCP_STATES.get(fields[3], fields[3])
+        states[fields[9]] = f"{state} {fields[1]}->{fields[2]}"
     return states
 
 

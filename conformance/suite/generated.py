@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import protocol
-from protocol import ErrorCode, SessionState, Trigger
+from protocol import ErrorCode
+from protocol.case_rules import fixture_rules, transition_rules
 from protocol.statemachine import refusals
 from protocol.validator import client_error_codes, client_error_message
 
 MAX_NAME = protocol.limits()["max_name_bytes"]
-MAX_TEXT = protocol.limits()["max_message_bytes"]
 
 
 @dataclass(frozen=True)
@@ -32,14 +32,11 @@ class FixtureCase:
     others: tuple[str, ...] = ()
 
 
-def _first_error(document: Any) -> tuple[str | None, ErrorCode | None, int]:
-    """The error a server answers a client document with: (its text, its code, how many
-    distinct errors apply; VALIDATE-6 sends one). `conformance.documents.expected_error` gives
-    the text alone, for a document made from a named schema."""
-    codes = client_error_codes(document)
-    if not codes:
-        return None, None, 0
-    return client_error_message(document), codes[0], len(codes)
+def _first_error(document: Any) -> str | None:
+    """The text of the error a server answers a client document with, or None: accepted.
+    `conformance.documents.expected_error` gives the same, for a document made from a named
+    schema."""
+    return client_error_message(document) if client_error_codes(document) else None
 
 
 class MislabelledFixture(ValueError):
@@ -57,19 +54,14 @@ def fixture_cases() -> list[FixtureCase]:
         for test in group["tests"]:
             document = test["data"]
             case_id = f"{group['schema']}: {test['description']}"
-            text, code, several = _first_error(document)
+            text = _first_error(document)
             labelled = None if test["valid"] else test.get("error")
             if text != labelled:
                 raise MislabelledFixture(
                     f"{case_id}: labelled {labelled or 'valid'!r}, the validator says "
                     f"{text or 'valid'!r}"
                 )
-            rules: tuple[str, ...]
-            if text is not None and code is not None:
-                rules = (protocol.error_rule(code), "ERROR-2")
-                rules += ("VALIDATE-6",) if several > 1 else ()
-            else:
-                rules = accepted_rules(document)
+            rules = fixture_rules(document)
             others = tuple(_error_text(c, document) for c in client_error_codes(document)[1:])
             cases.append(FixtureCase(case_id, group["schema"], document, text, rules, others))
     return cases
@@ -78,40 +70,6 @@ def fixture_cases() -> list[FixtureCase]:
 def _error_text(code: ErrorCode, document: Any) -> str:
     action = document.get("action") if isinstance(document, dict) else None
     return protocol.error_text(code, action=action)
-
-
-def accepted_rules(document: dict[str, Any]) -> tuple[str, ...]:
-    """The rules a valid document's effect shows; VALIDATE-7/8 when it has extras or long fields."""
-    action = document["action"]
-    if action == "connect":
-        rules: tuple[str, ...] = ("CONNECT-1",)
-    elif action == "message":
-        target = document["target"]
-        rules = (
-            ("ROUTE-8",)
-            if target == protocol.ALL_ROOM
-            else ("ROUTE-5",)
-            if target[0] == "@"
-            else ()
-        )
-        rules = rules or ("ROUTE-1",)
-    elif "target" in document:
-        rules = ("DISCONNECT-3",)
-    else:
-        rules = ("DISCONNECT-1", "DISCONNECT-2")
-    known = protocol.schema(f"client/{action}").get("properties", {})
-    if set(document) - set(known):
-        rules += ("VALIDATE-7",)
-    if _at_limit(document):
-        rules += ("VALIDATE-8",)
-    return rules
-
-
-def _at_limit(document: dict[str, Any]) -> bool:
-    strings = [v for v in document.values() if isinstance(v, str)]
-    strings += [t for t in document.get("targets", []) if isinstance(t, str)]
-    sizes = {len(s.encode("utf-8")) for s in strings}
-    return MAX_NAME in sizes or MAX_TEXT in sizes
 
 
 def personalise(document: dict[str, Any], token: str) -> dict[str, Any]:
@@ -163,11 +121,7 @@ def transition_cases() -> list[TransitionCase]:
     """
     cases = []
     for t in protocol.machine_spec()["transitions"]:
-        rules = tuple(t["requirements"])
-        if t["trigger"] == Trigger.KICK:
-            rules += ("LIMIT-2",)
-        if t["dest"] == SessionState.CONNECTED:
-            rules += ("STATE-1",)
+        rules = transition_rules(t)
         name = f"{t['trigger']} in {t['source']}"
         cases.append(TransitionCase(name, t["trigger"], t["source"], t["dest"], rules))
     return cases

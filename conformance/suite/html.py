@@ -16,7 +16,15 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
-from conformance.kit.page import VERDICT_COLOURS, badge, data_script, document, esc, prose
+from conformance.kit.page import (
+    VERDICT_COLOURS,
+    badge,
+    data_script,
+    document,
+    esc,
+    probe_list,
+    prose,
+)
 from conformance.kit.sequence import Mark, sequence_svg
 from conformance.kit.transcript import Transcript
 from conformance.suite.report import COUNTED, DEATHS_IN_FULL, RequirementResult, by_requirement
@@ -107,19 +115,7 @@ def _summary(run: Run, rows: list[RequirementResult]) -> str:
         f"<li>{not_run} not run</li>" if not_run else ""
     )
     caps = run.caps
-    if caps is None:
-        probe = "<p class='muted'>the probe did not run</p>"
-    else:
-        found = (
-            ("sends a welcome", caps.sends_welcome),
-            ("answers connect", caps.answers_connect),
-            ("echoes a message to oneself", caps.echoes_self),
-        )
-        probe = "<ul class='probe'>" + "".join(
-            f'<li class="{"yes" if ok else "no"}">{"✓" if ok else "✗"} {esc(what)}</li>'
-            for what, ok in found
-        )
-        probe += "".join(f"<li class='muted'>{esc(note)}</li>" for note in caps.notes) + "</ul>"
+    probe = "<p class='muted'>the probe did not run</p>" if caps is None else probe_list(caps)
     deaths = [
         r for r in run.results if r.broken == SERVE_RULE and r.reason.startswith("the target")
     ]
