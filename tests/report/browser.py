@@ -44,15 +44,15 @@ class Seen:
         return [text for kind, text in self.console if kind == "error"]
 
 
-def chromium_or_skip() -> None:
+def chromium_or_fail() -> None:
     if shutil.which(str(CHROMIUM)) is None:
-        pytest.skip(f"{CHROMIUM} is missing: `make chromium` installs it")
+        pytest.fail(f"{CHROMIUM} is missing: `make chromium` (which `make test` runs) installs it")
 
 
 @contextmanager
 def browser(profile: Path, javascript: bool = True) -> Iterator[BrowserContext]:
     """A persistent context on a fresh profile folder; yields the playwright BrowserContext."""
-    chromium_or_skip()
+    chromium_or_fail()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -19,7 +19,7 @@ import pytest
 from conformance.kit.page import data_script
 from conformance.suite.html import expected_and_got
 from tests.conformance.suiterun import broken, jsonchat
-from tests.report.browser import browser, chromium_or_skip, open_page
+from tests.report.browser import browser, chromium_or_fail, open_page
 
 HOSTILE = f"cmd:{sys.executable} -m tests.report.hostile {{host}} {{port}}"
 
@@ -43,7 +43,7 @@ def keep(screenshot: Path) -> None:
 def test_the_report_of_a_broken_server_shows_its_rule_and_the_failing_exchange(
     tmp_path: Path,
 ) -> None:
-    chromium_or_skip()
+    chromium_or_fail()
     path, html = conformance_html(broken("spoof"), tmp_path, "--select", "ROUTE-13,ROUTE-1")
     assert "ROUTE-13" in html and "<svg" in html and "jsonchat replay " in html
     with browser(tmp_path / "profile") as context:
@@ -78,7 +78,7 @@ def test_the_report_of_a_broken_server_shows_its_rule_and_the_failing_exchange(
 
 
 def test_with_scripts_off_every_rule_shows(tmp_path: Path) -> None:
-    chromium_or_skip()
+    chromium_or_fail()
     path, _ = conformance_html(broken("spoof"), tmp_path, "--select", "ROUTE-13,ROUTE-1")
     with browser(tmp_path / "profile", javascript=False) as context:
         page, _ = open_page(context, path)
@@ -90,7 +90,7 @@ def test_with_scripts_off_every_rule_shows(tmp_path: Path) -> None:
 
 
 def test_a_hostile_server_cannot_inject_into_the_page(tmp_path: Path) -> None:
-    chromium_or_skip()
+    chromium_or_fail()
     path, html = conformance_html(HOSTILE, tmp_path, "--select", "CONNECT-1")
     assert "<img" not in html and "<svg onload" not in html and 'onerror="document' not in html
     assert "&lt;/script&gt;&lt;img src=x onerror=" in html  # it is there, as text
@@ -107,7 +107,7 @@ def test_a_hostile_server_cannot_inject_into_the_page(tmp_path: Path) -> None:
 
 
 def test_the_fuzz_report_of_a_finding(tmp_path: Path) -> None:
-    chromium_or_skip()
+    chromium_or_fail()
     page_path = tmp_path / "fuzz.html"
     done = jsonchat(
         "fuzz",
