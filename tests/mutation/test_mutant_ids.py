@@ -23,7 +23,8 @@ For each: find the mutant of the changed code (`python -m benchmarks.mutation --
 ID with its current path:line), judge it with `python -m benchmarks.mutation --only ID-PREFIX
 --out /tmp/rejudge` (its diff is in /tmp/rejudge/survivors.md if it survives), read that diff
 against the current engine, and either move the reason to the new ID, if it is still true of the
-code as it is now, or drop the judgement. Drop it rather than guess: an unjudged survivor counts against the suite, a wrong judgement hides a blind spot."""
+code as it is now, or drop the judgement. Drop it rather than guess: an unjudged survivor
+counts against the suite, a wrong judgement hides a blind spot."""
 
 
 @pytest.fixture(scope="module")
