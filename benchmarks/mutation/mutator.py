@@ -113,7 +113,7 @@ class Mutant:
     col: int
     operator: str
     what: str
-    digest: str  # of the mutated node's unparsed source (see the module docstring)
+    digest: str  # of the mutated node's and its statement's source (see the module docstring)
     start: int
     end: int
     replacement: str
@@ -172,8 +172,8 @@ class _Finder:
         start, end = self._span(node)
         replacement = f"({text})" if parens else text
         function = ".".join(self.scope) or "<module>"
-        text = f"{self.context}\0{ast.unparse(node)}"
-        digest = hashlib.sha1(text.encode()).hexdigest()[:6]
+        mutated = f"{self.context}\0{ast.unparse(node)}"
+        digest = hashlib.sha1(mutated.encode()).hexdigest()[:6]
         line, col = node.lineno, node.col_offset
         self.mutants.append(
             Mutant(
@@ -219,7 +219,7 @@ class _Finder:
         return False
 
     def _statement(self, statement: ast.stmt, in_function: bool) -> None:
-        named = isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        scoped = isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
         if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             self.scope.append(statement.name)
         outer, self.context = self.context, _header(statement)
@@ -229,7 +229,7 @@ class _Finder:
             self._parts(statement, in_function)
         finally:
             self.context = outer
-            if named:
+            if scoped:
                 self.scope.pop()
 
     def _parts(self, statement: ast.stmt, in_function: bool) -> None:
