@@ -37,50 +37,69 @@ def test_every_judgement_names_a_current_mutant(mutants: list[Mutant]) -> None:
     assert not keys, RE_JUDGE.format(keys="\n  ".join(keys))
 
 
-def _variant(tmp_path: Path, module: str, *edits: tuple[str, str]) -> dict[str, Mutant]:
-    """The mutants of `module`, by ID, with textual edits made to a copy of it."""
-    source = (REPO / module).read_text()
+# A module of its own, so that these tests hold whatever the engine's code becomes.
+SAMPLE = """\
+\"\"\"A module to mutate.\"\"\"
+
+LIMIT = 64
+
+
+class Room:
+    def add(self, conn, members):
+        if conn not in members:
+            members[conn] = None
+            self.size += 1
+        return len(members) <= LIMIT
+"""
+MODULE = "engine/sample.py"
+
+
+def _mutants(tmp_path: Path, *edits: tuple[str, str]) -> dict[str, Mutant]:
+    """The mutants of SAMPLE, by ID, with textual edits made to it first."""
+    source = SAMPLE
     for old, new in edits:
         assert source.count(old) == 1, old
         source = source.replace(old, new)
-    (tmp_path / module).parent.mkdir(parents=True, exist_ok=True)
-    (tmp_path / module).write_text(source)
-    return {m.id: m for m in find_mutants(tmp_path, module)}
+    folder = tmp_path / str(len(list(tmp_path.iterdir())))
+    (folder / MODULE).parent.mkdir(parents=True)
+    (folder / MODULE).write_text(source)
+    return {m.id: m for m in find_mutants(folder, MODULE)}
 
 
-def _line_of(module: str, text: str) -> int:
-    lines = (REPO / module).read_text().splitlines()
-    return next(n for n, line in enumerate(lines, 1) if text in line)
-
-
-ROOMS = "engine/rooms.py"
-TOP = ("from __future__ import annotations\n", "from __future__ import annotations\n\n# one more\n")
+TOP = ('"""\n', '"""\n\n# two lines more\n')
 LAYOUT = (
-    "if self._members.pop(conn, 0) is None:",
-    "if self._members.pop(\n            conn, 0\n        ) is None:  # layout",
+    "return len(members) <= LIMIT",
+    "return (\n            len(members)\n            <= LIMIT\n        )",
 )
-ADDED = "self._members[conn] = None"  # in Room.add, as an enum might replace a string
-REPLACED = (ADDED, "self._members[conn] = MEMBER")
+EDITED = "members[conn] = None"  # as an enum might replace a constant
+REPLACED = (EDITED, "members[conn] = MEMBER")
 
 
 def test_an_id_survives_moves_layout_and_edits_of_other_statements(tmp_path: Path) -> None:
-    before = {m.id: m for m in find_mutants(REPO, ROOMS)}
-    after = _variant(tmp_path, ROOMS, TOP, LAYOUT, REPLACED)
-    edited = _line_of(ROOMS, ADDED)
+    before = _mutants(tmp_path)
+    assert {m.function for m in before.values()} == {"<module>", "Room.add"}
+    after = _mutants(tmp_path, TOP, LAYOUT, REPLACED)
+    edited = next(n for n, line in enumerate(SAMPLE.splitlines(), 1) if EDITED in line)
     kept = {i for i, m in before.items() if m.line != edited}
     assert kept <= set(after), sorted(kept - set(after))
     assert all(after[i].line > before[i].line for i in kept), "every line moved"
     gone = set(before) - kept
     assert gone and not gone & set(after), "the edited statement's mutants are new ones"
-    assert all(after[i].function == "Room.add" for i in set(after) - kept)
 
 
 def test_an_id_changes_with_the_statement_it_mutates(tmp_path: Path) -> None:
-    before = {m.id for m in find_mutants(REPO, ROOMS)}
-    cache = [i for i in before if ":<module>:ConstantChange:64→65:" in i]
-    assert len(cache) == 1
-    assert set(_variant(tmp_path, ROOMS, ("= 64\n", "= 64  # a comment\n"))) == before
-    assert cache[0] not in _variant(tmp_path, ROOMS, ("= 64\n", "= 32 + 32\n"))
+    before = _mutants(tmp_path)
+    limit = [i for i in before if ":<module>:ConstantChange:64→65:" in i]
+    assert len(limit) == 1
+    assert set(_mutants(tmp_path, ("= 64\n", "= 64  # a comment\n"))) == set(before)
+    assert limit[0] not in _mutants(tmp_path, ("= 64\n", "= 32 + 32\n"))
+
+
+def test_twins_in_one_function_are_numbered_in_order(tmp_path: Path) -> None:
+    twice = _mutants(tmp_path, ("self.size += 1\n", "self.size += 1\n            self.size += 1\n"))
+    removed = [m for m in twice.values() if m.operator == "RemoveStatement" and "size" in m.what]
+    assert sorted(m.ordinal for m in removed) == [1, 2]
+    assert removed[0].id + "#2" == removed[1].id
 
 
 def test_only_takes_an_id_or_a_prefix_of_exactly_one(mutants: list[Mutant]) -> None:
