@@ -5,8 +5,35 @@ replacement over the exact span of the node it changes, so the mutated file keep
 layout and a mutant's diff is the line or two it touches. An expression replaced inside another
 expression is parenthesised, so operator precedence cannot change what the edit means.
 
-Its ID is `path:line:col:Operator:what` (`engine/engine.py:214:11:CompareSwap:==→!=`): stable as
-long as the line does not move, readable in a report, and a key of equivalent.json.
+Its ID names the mutated code, not where it sits:
+
+    module:function:Operator:what:digest[#ordinal]
+    engine/rooms.py:Room.others:CompareSwap:<=→<:a6b766
+
+- `function` is the qualified name of the innermost function or class around the edit
+  (`Room.others`; `<module>` at the top level; a nested function is `outer.inner`);
+- `Operator:what` is the edit (`ConstantChange:64→65`; RemoveStatement's `what` is the start of
+  the removed statement);
+- `digest` is the first 6 hex digits of the SHA-1 of the mutated node's source together with the
+  source of the statement it is in, both as `ast.unparse` prints them: a simple statement whole,
+  an `if` or `while` its condition, a `for` its target and iterable, a `def` its signature, never
+  the statements they hold (a `break` or `continue` takes the statement around it as well, having
+  no text of its own). Layout, comments and line breaks do not enter it;
+- `#ordinal` tells apart mutants that agree on all of that (the same edit of the same statement
+  twice in one function): `#2` is the second in source order. The first has none.
+
+So an ID survives every edit that leaves the mutated statement and the function's name alone:
+lines added or removed above it, reformatting, edits of other statements of the same function (a
+string replaced by an enum on another line), other functions and modules. It changes when the
+mutated statement's text changes (anything in it, not only the mutated node), when the function or
+a class around it is renamed or the statement moves to another function, and, for `#2` and up,
+when an identical twin is added or removed before it in the same function.
+
+The statement, not the node alone, is hashed because a node as small as the constant `1` recurs
+many times in a function: told apart by an ordinal only, an edit that adds one before it would
+silently pass a judgement of equivalent.json to another mutant, where a changed digest makes the
+judgement's key name no mutant, which tests/mutation reports. The line and column stay on the
+mutant (`Mutant.where`) for people: reports print them next to the ID.
 
 What is never mutated, and why:
 
@@ -26,6 +53,7 @@ from __future__ import annotations
 import ast
 import copy
 import dataclasses
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -81,19 +109,31 @@ class Mutant:
     """One edit: bytes `start:end` of `module`'s source become `replacement`."""
 
     module: str  # relative to the repository, e.g. engine/engine.py
-    line: int
+    function: str  # qualified name of the function or class around it, `<module>` for none
+    line: int  # where it is now, for people; not part of the ID
     col: int
     operator: str
     what: str
+    digest: str  # of the mutated node's and its statement's source (see the module docstring)
     start: int
     end: int
     replacement: str
-    ordinal: int = 1  # the second mutant with the same place, operator and change gets #2
+    ordinal: int = 1  # the second mutant equal in all of the above but place gets #2
 
     @property
     def id(self) -> str:
         suffix = f"#{self.ordinal}" if self.ordinal > 1 else ""
-        return f"{self.module}:{self.line}:{self.col}:{self.operator}:{self.what}{suffix}"
+        return f"{self.module}:{self.function}:{self.operator}:{self.what}:{self.digest}{suffix}"
+
+    @property
+    def twins(self) -> tuple[str, str, str, str, str]:
+        """What the ID says except the ordinal: mutants equal in this are numbered in order."""
+        return (self.module, self.function, self.operator, self.what, self.digest)
+
+    @property
+    def where(self) -> str:
+        """`path:line`, the mutant's place in today's source, for people."""
+        return f"{self.module}:{self.line}"
 
     def apply(self, source: str) -> str:
         data = source.encode()
@@ -113,6 +153,8 @@ class _Finder:
         self.lines = source.splitlines()
         self.codes = error_codes()
         self.mutants: list[Mutant] = []
+        self.scope: list[str] = []  # the names of the functions and classes around the walk
+        self.context = ""  # the statement being walked, as _header gives it
 
     # -- positions ----------------------------------------------------------------------------
 
@@ -130,8 +172,15 @@ class _Finder:
     ) -> None:
         start, end = self._span(node)
         replacement = f"({text})" if parens else text
+        function = ".".join(self.scope) or "<module>"
+        mutated = f"{self.context}\0{ast.unparse(node)}"
+        digest = hashlib.sha1(mutated.encode()).hexdigest()[:6]
         line, col = node.lineno, node.col_offset
-        self.mutants.append(Mutant(self.module, line, col, operator, what, start, end, replacement))
+        self.mutants.append(
+            Mutant(
+                self.module, function, line, col, operator, what, digest, start, end, replacement
+            )
+        )
 
     def _expr(self, node: ast.expr, new: ast.expr, operator: str, what: str, nested: bool) -> None:
         self._add(node, operator, what, ast.unparse(new), parens=nested)
@@ -171,6 +220,20 @@ class _Finder:
         return False
 
     def _statement(self, statement: ast.stmt, in_function: bool) -> None:
+        scoped = isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            self.scope.append(statement.name)
+        outer, self.context = self.context, _header(statement)
+        if isinstance(statement, ast.Break | ast.Continue):  # no text of its own: its `if`'s
+            self.context = f"{outer}\n{self.context}"
+        try:
+            self._parts(statement, in_function)
+        finally:
+            self.context = outer
+            if scoped:
+                self.scope.pop()
+
+    def _parts(self, statement: ast.stmt, in_function: bool) -> None:
         if in_function and self._removable(statement):
             self._add(statement, "RemoveStatement", _first_line(statement), "pass", parens=False)
         if isinstance(statement, ast.Break):
@@ -319,6 +382,21 @@ def _callee(func: ast.expr) -> str:
     return func.attr if isinstance(func, ast.Attribute) else ""
 
 
+def _header(statement: ast.stmt) -> str:
+    """The statement's own source without the statements it holds: a simple statement whole, an
+    `if` its condition, a `for` its target and iterable, a `def` its name and arguments."""
+    parts = [type(statement).__name__]
+    for name, value in ast.iter_fields(statement):
+        if name in ("body", "orelse", "finalbody", "handlers", "cases", "type_comment"):
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, ast.AST):
+                parts.append(ast.unparse(item))
+            elif item is not None:
+                parts.append(repr(item))
+    return "\n".join(parts)
+
+
 def _first_line(statement: ast.stmt) -> str:
     return ast.unparse(statement).splitlines()[0][:60]
 
@@ -337,9 +415,9 @@ def find_mutants(root: Path, module: str) -> list[Mutant]:
             continue  # e.g. `continue` moved where a loop does not enclose it
         valid.append(mutant)
     valid.sort(key=lambda m: (m.start, m.end, m.operator, m.what))
-    seen: dict[str, int] = {}
+    seen: dict[tuple[str, ...], int] = {}
     for index, mutant in enumerate(valid):
-        count = seen[mutant.id] = seen.get(mutant.id, 0) + 1
+        count = seen[mutant.twins] = seen.get(mutant.twins, 0) + 1
         if count > 1:
             valid[index] = dataclasses.replace(mutant, ordinal=count)
     return valid

@@ -210,6 +210,50 @@ def test_the_reply_to_connect_holds_the_most_recent_entries_that_fit(chat: Chat)
     )
 
 
+def compact(value: Any) -> bytes:
+    """`value` as JSON with no spaces: what a reply's size is reckoned in below."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@requirement("COMPAT-4")
+@pytest.mark.parametrize("over", [0, 1], ids=["exactly", "one-byte-over"])
+def test_the_reply_to_connect_keeps_entries_that_fit_to_the_byte(chat: Chat, over: int) -> None:
+    """Two posts that fill the reply exactly, `\\n` included, behind an older one: both fit;
+    with one byte more, only the newest does.
+
+    Sizes are reckoned in compact JSON; a target that writes its replies otherwise fits other
+    entries, and is not judged here (the case above judges it).
+    """
+    chat.require_connect_reply("show what its reply to connect holds")
+    room, name = chat.room("exact"), chat.user("bob")
+    limit = chat.caps.limits["connect_reply_bytes"]
+    newest = "2 " + "b" * BIG_TEXT_BYTES
+    entry = {"target": room, "from": name, "message": ""}
+    used = len(compact({"status": "chat", "history": []})) + 1  # and its newline
+    used += len(compact({**entry, "message": newest})) + 1  # and the comma between the two
+    filler = limit - used - len(compact(entry)) + over
+    if not 2 <= filler <= chat.caps.limits["max_message_bytes"]:
+        pytest.skip(f"connect_reply_bytes {limit} leaves no room for two posts to fill it")
+    texts = ["small", "1 " + "b" * (filler - 2), newest]
+    bob = chat.join(name, room)
+    for text in texts:
+        bob.say(room, text)
+    bob.settle("COMPAT-4")
+    reader = chat.user("alice")
+    alice = chat.open(reader)
+    alice.send(connect_doc(reader, [room]))
+    reply = alice.expect("COMPAT-4", "a chat answering connect", is_chat)
+    if alice.packets[-1].raw != compact(reply):
+        pytest.skip("the target writes JSON with spaces or escapes: its sizes are not these")
+    fit = texts[1:] if over == 0 else texts[2:]
+    chat.check(
+        "COMPAT-4",
+        reply.get("history") == [{**entry, "message": text} for text in fit],
+        f"the two last posts make the reply {limit + over} bytes, so the last {len(fit)} "
+        f"fit; it held {[e.get('message', '')[:12] for e in reply.get('history', [])]}",
+    )
+
+
 @requirement("COMPAT-5")
 def test_a_bare_session_is_ended_with_one_packet(chat: Chat) -> None:
     errors = chat.caps.limits["max_consecutive_errors"]
