@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from conformance.kit.messages import connect_doc
-from conformance.kit.wire import WireClient, encode
+from conformance.kit.messages import connect_doc, direct, is_echo
+from conformance.kit.wire import Closed, WireClient, encode
 from conformance.suite.harness import Chat, Client, is_chat, is_error, is_welcome, show
 from conformance.suite.verdicts import Violation, requirement
 from protocol import ErrorCode, error_text
@@ -273,3 +273,56 @@ def test_a_bare_session_is_ended_with_one_packet(chat: Chat) -> None:
         ends_with_error and {"status": "disconnect"} not in values,
         f"its last packets were {show(values[-2:])}: the error alone was expected",
     )
+
+
+@requirement("COMPAT-2")
+def test_a_first_frame_after_a_blank_line_is_not_bare(chat: Chat) -> None:
+    """A blank line, read on its own, then the first frame whole and bare: a `\\n` was received
+    before it, so the session is not one-object-per-read and its welcome is not withheld,
+    whether the frame came before the welcome delay ended or after."""
+    require_welcome(chat)
+    name = chat.user("blank")
+    client = chat.open(name)
+    client.send_bytes(b"\n")
+    chat.sync()  # the target has read the blank line alone
+    client.send_bytes(bare(connect_doc(name, [])))
+    client.name = name
+    client.settle("COMPAT-2")  # a welcome sent late would be here by now
+    got = client.welcome is not None or any(is_welcome(p.value) for p in client.packets)
+    chat.check(
+        "COMPAT-2",
+        got,
+        f"a client that sent a newline before its first frame got no welcome, only "
+        f"{show([p.value for p in client.packets])}",
+    )
+
+
+@requirement("COMPAT-3")
+def test_frames_during_the_hold_of_a_late_bare_first_frame_follow_it(chat: Chat) -> None:
+    """A bare `connect` after the welcome went out, then, while it may still be held, another
+    connection opens and the client sends a message to itself ended by `\\n`: the server keeps
+    serving, and handles the two frames in order, whenever it handles the first."""
+    require_welcome(chat)
+    name = chat.user("held")
+    client = chat.open(name)
+    if client.peek(WELCOME_WITHIN_S + chat.reply) is None:
+        raise Violation("COMPAT-1", f"{client.label}: no welcome within {WELCOME_WITHIN_S} s")
+    client.send_bytes(bare(connect_doc(name, [])))
+    chat.open("newcomer")  # silent: its own welcome falls due while the frame may be held
+    chat.sync()  # the target has read the bare connect alone
+    client.send_bytes(encode(direct(name, "after the held connect")) + b"\n")
+    client.name = name
+    hold = chat.caps.limits["bare_first_frame_delay_ms"] / 1000
+    try:
+        first = client.recv(chat.reply + hold)  # the welcome put aside; then what was held
+    except Closed:
+        raise client.closed_violation("COMPAT-3", "the answers to the held frames") from None
+    value = first.value if first is not None else None
+    if chat.caps.answers_connect:
+        wanted, ok = "the reply to the held connect", is_chat(value)
+    else:
+        wanted, ok = "the message to itself", is_echo(value, name, "after the held connect")
+    chat.check("COMPAT-3", ok, f"expected {wanted}, got {show(first) if first else 'nothing'}")
+    if chat.caps.answers_connect:
+        client.expect_echo("COMPAT-3", "after the held connect")
+    client.expect_quiet("COMPAT-3", "two frames, two answers")

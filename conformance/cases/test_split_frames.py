@@ -88,3 +88,18 @@ def test_glued_frames_cut_inside_their_strings(chat: Chat) -> None:
         alice.send_bytes(data[cut:])
         alice.expect_echo("FRAME-3", "one {a}")
         alice.expect_echo("FRAME-4", "two")
+
+
+@requirement("FRAME-3", "FRAME-5")
+def test_a_whole_object_read_inside_an_open_frame_belongs_to_that_frame(chat: Chat) -> None:
+    """A frame left open, then a read that is one whole object and its newline: that read is
+    the rest of the open frame, not a frame of its own, and its newline ends the open frame
+    unfinished (`{"nested":{...}` with no `}` for the outer object), a malformed frame."""
+    alice = chat.join(chat.user("alice"))
+    alice.send_bytes(b'{"action":"message","nested":')
+    chat.sync()  # the target has read the open frame's first part alone
+    alice.send_bytes(encode(direct(alice.name, "inside")) + b"\n")
+    alice.expect_error("FRAME-3", protocol.error_text(protocol.ErrorCode.MALFORMED_JSON))
+    alice.send_bytes(encode(direct(alice.name, "after it")) + b"\n")
+    alice.expect_echo("FRAME-5", "after it")
+    alice.expect_quiet("FRAME-3", "one error for the one frame")
