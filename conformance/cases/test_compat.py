@@ -286,6 +286,10 @@ def test_a_first_frame_after_a_blank_line_is_not_bare(chat: Chat) -> None:
     client.send_bytes(b"\n")
     chat.sync()  # the target has read the blank line alone
     client.send_bytes(bare(connect_doc(name, [])))
+    # Wait out the grace a `\n` gets after a bare first frame, so that the barrier's `\n`
+    # below does not decide the framing: a target that took the session for bare despite the
+    # blank line then shows it by withholding the welcome.
+    time.sleep(2 * chat.caps.limits["first_frame_grace_ms"] / 1000 + MOMENT_S)
     client.name = name
     client.settle("COMPAT-2")  # a welcome sent late would be here by now
     got = client.welcome is not None or any(is_welcome(p.value) for p in client.packets)
@@ -326,3 +330,39 @@ def test_frames_during_the_hold_of_a_late_bare_first_frame_follow_it(chat: Chat)
     if chat.caps.answers_connect:
         client.expect_echo("COMPAT-3", "after the held connect")
     client.expect_quiet("COMPAT-3", "two frames, two answers")
+
+
+@requirement("COMPAT-2")
+def test_a_newline_within_the_grace_after_a_bare_first_frame_is_not_missed(chat: Chat) -> None:
+    """A first frame whole and bare, before the welcome delay ends, then its `\n` alone, sent
+    once round trips show the target has read the frame, and well within `first_frame_grace_ms`
+    of it: the session is not one-object-per-read, and gets its welcome."""
+    require_welcome(chat)
+    grace = chat.caps.limits["first_frame_grace_ms"] / 1000
+    if grace <= 0:
+        pytest.skip("the target announces no first_frame_grace_ms: a `\\n` after the frame is late")
+    delay = chat.caps.limits["welcome_delay_ms"] / 1000
+    chat.sync()  # the witness is there before the clock starts
+    for _ in range(ATTEMPTS):
+        name = chat.user("late-newline")
+        client = chat.open(name)
+        opened = time.monotonic()
+        client.send_bytes(bare(connect_doc(name, [])))
+        sent = time.monotonic()
+        chat.sync()  # the target has read the frame alone
+        client.send_bytes(b"\n")
+        now = time.monotonic()
+        if now - sent > grace / 2 or sent - opened > max(delay / 2, MOMENT_S):
+            client.close()  # we were slow: the grace may rightly be over, or the welcome out
+            continue
+        client.name = name
+        client.settle("COMPAT-2")
+        got = client.welcome is not None or any(is_welcome(p.value) for p in client.packets)
+        chat.check(
+            "COMPAT-2",
+            got,
+            f"a client whose bare first frame was followed by a `\\n` {1000 * (now - sent):.1f} ms "
+            f"later got no welcome, only {show([p.value for p in client.packets])}",
+        )
+        return
+    inconclusive(chat, f"send a `\\n` within {grace / 2 * 1000:.0f} ms of a bare first frame")
