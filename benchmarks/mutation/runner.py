@@ -29,7 +29,12 @@ REPO = Path(__file__).resolve().parents[2]
 # The limits the mutants are served with. The suite reads a server's limits from its welcome;
 # with the defaults its limit cases (LIMIT-3 to LIMIT-5) take minutes and are skipped unless
 # --slow, with these they take seconds, so the engine's limit code is judged like the rest.
-SMALL_LIMITS = "--connect-timeout-s 2 --outbound-queue-bytes 65536 --max-connections-per-address 64"
+# Eviction (LIMIT-3) waits `evict_after_s` and must come well before `connect_timeout_s`, which
+# would close the same connection with the same words: 1 s and 3 s tell the two apart.
+SMALL_LIMITS = (
+    "--connect-timeout-s 3 --evict-after-s 1 --outbound-queue-bytes 65536"
+    " --max-connections-per-address 64"
+)
 EXIT_FAILED, EXIT_UNREACHABLE = 1, 3
 # A case that passed on the unmutated engine and now ends with one of these: the suite saw it.
 DETECTED = ("fail", "non-strict", "informational", "error")

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from conformance.kit.messages import connect_doc
-from conformance.kit.wire import WireClient, encode
+from conformance.kit.messages import connect_doc, direct, is_echo
+from conformance.kit.wire import Closed, WireClient, encode
 from conformance.suite.harness import Chat, Client, is_chat, is_error, is_welcome, show
 from conformance.suite.verdicts import Violation, requirement
 from protocol import ErrorCode, error_text
@@ -273,3 +273,97 @@ def test_a_bare_session_is_ended_with_one_packet(chat: Chat) -> None:
         ends_with_error and {"status": "disconnect"} not in values,
         f"its last packets were {show(values[-2:])}: the error alone was expected",
     )
+
+
+@requirement("COMPAT-2")
+def test_a_first_frame_after_a_blank_line_is_not_bare(chat: Chat) -> None:
+    """A blank line, read on its own, then the first frame whole and bare: a `\\n` was received
+    before it, so the session is not one-object-per-read and its welcome is not withheld,
+    whether the frame came before the welcome delay ended or after."""
+    require_welcome(chat)
+    name = chat.user("blank")
+    client = chat.open(name)
+    client.send_bytes(b"\n")
+    chat.sync()  # the target has read the blank line alone
+    client.send_bytes(bare(connect_doc(name, [])))
+    # Wait out the grace a `\n` gets after a bare first frame, so that the barrier's `\n`
+    # below does not decide the framing: a target that took the session for bare despite the
+    # blank line then shows it by withholding the welcome.
+    time.sleep(2 * chat.caps.limits["first_frame_grace_ms"] / 1000 + MOMENT_S)
+    client.name = name
+    client.settle("COMPAT-2")  # a welcome sent late would be here by now
+    got = client.welcome is not None or any(is_welcome(p.value) for p in client.packets)
+    chat.check(
+        "COMPAT-2",
+        got,
+        f"a client that sent a newline before its first frame got no welcome, only "
+        f"{show([p.value for p in client.packets])}",
+    )
+
+
+@requirement("COMPAT-3")
+def test_frames_during_the_hold_of_a_late_bare_first_frame_follow_it(chat: Chat) -> None:
+    """A bare `connect` after the welcome went out, then, while it may still be held, another
+    connection opens and the client sends a message to itself ended by `\\n`: the server keeps
+    serving, and handles the two frames in order, whenever it handles the first."""
+    require_welcome(chat)
+    name = chat.user("held")
+    client = chat.open(name)
+    if client.peek(WELCOME_WITHIN_S + chat.reply) is None:
+        raise Violation("COMPAT-1", f"{client.label}: no welcome within {WELCOME_WITHIN_S} s")
+    client.send_bytes(bare(connect_doc(name, [])))
+    chat.open("newcomer")  # silent: its own welcome falls due while the frame may be held
+    chat.sync()  # the target has read the bare connect alone
+    client.send_bytes(encode(direct(name, "after the held connect")) + b"\n")
+    client.name = name
+    hold = chat.caps.limits["bare_first_frame_delay_ms"] / 1000
+    try:
+        first = client.recv(chat.reply + hold)  # the welcome put aside; then what was held
+    except Closed:
+        raise client.closed_violation("COMPAT-3", "the answers to the held frames") from None
+    value = first.value if first is not None else None
+    if chat.caps.answers_connect:
+        wanted, ok = "the reply to the held connect", is_chat(value)
+    else:
+        wanted, ok = "the message to itself", is_echo(value, name, "after the held connect")
+    chat.check("COMPAT-3", ok, f"expected {wanted}, got {show(first) if first else 'nothing'}")
+    if chat.caps.answers_connect:
+        client.expect_echo("COMPAT-3", "after the held connect")
+    client.expect_quiet("COMPAT-3", "two frames, two answers")
+
+
+@requirement("COMPAT-2")
+def test_a_newline_within_the_grace_after_a_bare_first_frame_is_not_missed(chat: Chat) -> None:
+    """A first frame whole and bare, before the welcome delay ends, then its `\n` alone, sent
+    once round trips show the target has read the frame, and well within `first_frame_grace_ms`
+    of it: the session is not one-object-per-read, and gets its welcome."""
+    require_welcome(chat)
+    grace = chat.caps.limits["first_frame_grace_ms"] / 1000
+    if grace <= 0:
+        pytest.skip("the target announces no first_frame_grace_ms: a `\\n` after the frame is late")
+    delay = chat.caps.limits["welcome_delay_ms"] / 1000
+    chat.sync()  # the witness is there before the clock starts
+    in_time = 3 * grace / 4  # the target read the frame after we sent it: its grace ends later
+    for _ in range(2 * ATTEMPTS):  # an attempt is cheap, and round trips in 15 ms can miss
+        name = chat.user("late-newline")
+        client = chat.open(name)
+        opened = time.monotonic()
+        client.send_bytes(bare(connect_doc(name, [])))
+        sent = time.monotonic()
+        chat.sync()  # the target has read the frame alone
+        client.send_bytes(b"\n")
+        now = time.monotonic()
+        if now - sent > in_time or sent - opened > max(delay / 2, MOMENT_S):
+            client.close()  # we were slow: the grace may rightly be over, or the welcome out
+            continue
+        client.name = name
+        client.settle("COMPAT-2")
+        got = client.welcome is not None or any(is_welcome(p.value) for p in client.packets)
+        chat.check(
+            "COMPAT-2",
+            got,
+            f"a client whose bare first frame was followed by a `\\n` {1000 * (now - sent):.1f} ms "
+            f"later got no welcome, only {show([p.value for p in client.packets])}",
+        )
+        return
+    inconclusive(chat, f"send a `\\n` within {in_time * 1000:.0f} ms of a bare first frame")

@@ -233,3 +233,33 @@ def _valid_server_message(value: Any) -> bool:
     if status not in ("welcome", "chat", "error", "disconnect"):
         return False
     return is_valid(f"server/{status}", value)
+
+
+@requirement("FRAME-5")
+def test_an_unfinished_object_alone_in_its_read_is_malformed(chat: Chat) -> None:
+    """A read that is exactly one line, from `{` to its `\\n`, with no `}` in it: the object
+    cannot end before the newline, so the newline ends it, a frame that is not JSON. Servers
+    that take such a line whole, as the usual frame, must still answer it."""
+    alice = chat.join(chat.user("alice"))
+    unfinished = frame(alice, "no closing brace")[:-1]  # no `}` left anywhere in it
+    alice.send_frame(unfinished + b"\n")
+    chat.sync()  # the target has read that line alone
+    alice.send_frame(frame(alice, "after it") + b"\n")
+    alice.expect_error("FRAME-5", protocol.error_text(protocol.ErrorCode.MALFORMED_JSON))
+    echoed(alice, "FRAME-5", "after it")
+    alice.expect_quiet("FRAME-5", "one error for one unfinished object")
+
+
+@requirement("FRAME-4", "FRAME-5")
+def test_a_newline_inside_an_object_ends_it_though_more_follows_in_the_read(chat: Chat) -> None:
+    """An object whose `}` comes on the next line, and a frame after it, in one write. Read
+    as JSON text the first two lines are one object (a newline is whitespace to JSON), but
+    the framing makes the `\\n` end the frame: a malformed one, then `}`, a garbage frame."""
+    alice = chat.join(chat.user("alice"))
+    split = frame(alice, "split by a newline")[:-1] + b"\n}\n"
+    alice.send_bytes(split + frame(alice, "next") + b"\n")
+    malformed = protocol.error_text(protocol.ErrorCode.MALFORMED_JSON)
+    alice.expect_error("FRAME-5", malformed)  # the object the newline ended
+    alice.expect_error("FRAME-5", malformed)  # the `}` on a line of its own
+    echoed(alice, "FRAME-4", "next")
+    alice.expect_quiet("FRAME-5", "one error for each of the two lines")

@@ -11,15 +11,19 @@ from __future__ import annotations
 import socket
 import time
 
+import pytest
+
 import protocol
 from conformance.kit.messages import connect_doc
-from conformance.suite.harness import Chat, is_chat
+from conformance.kit.wire import Closed
+from conformance.suite.harness import Chat, Client, is_chat, is_welcome
 from conformance.suite.verdicts import Violation, requirement
 
 LIMITS = protocol.limits()
 WRITES_PER_S = 20e6  # bytes a loopback server fans out per second, roughly: for time estimates
 CONNECTS_PER_S = 500  # connections a course server accepts per second, roughly
 MOST_UNREAD_BYTES = 64 * 2**20  # a server that never drops a client that does not read
+WELCOME_WITHIN_S = 1.0  # a client that sends nothing gets its welcome within a second (COMPAT-1)
 
 
 @requirement("LIMIT-3", "LIMIT-1")
@@ -86,3 +90,42 @@ def test_connections_past_the_limit_are_refused(chat: Chat) -> None:
     # The target accepts the others first, at its own pace: wait for that too, not only a reply.
     before = extra.expect_closed("LIMIT-5", timeout=chat.reply + limit / CONNECTS_PER_S)
     chat.check_last_words(before, protocol.ErrorCode.SERVER_FULL)
+
+
+@requirement("LIMIT-3", "LIMIT-1")
+def test_a_newcomer_at_the_limit_takes_the_place_of_the_oldest_idle_connection(chat: Chat) -> None:
+    """One connection that never connects waits `evict_after_s`; then newcomers, as many as
+    the per-address limit, so that one arrives at the limit whatever else is open: the oldest
+    idle connection, ours, is the one to go, with `Connect Timeout`.
+
+    Only a target that evicts sooner than its `connect_timeout_s` can be told apart from one
+    that times the connection out; else the case is skipped. A target that refuses newcomers
+    instead (LIMIT-5) fails this MAY, as one that never refuses fails LIMIT-5's case."""
+    evict = chat.caps.limits["evict_after_s"]
+    timeout = chat.caps.limits["connect_timeout_s"]
+    limit = min(
+        chat.caps.limits["max_connections_per_address"], chat.caps.limits["max_connections"]
+    )
+    if evict >= timeout:
+        pytest.skip(f"evict_after_s {evict} is not below connect_timeout_s {timeout}: no eviction")
+    chat.require_time(evict + limit / CONNECTS_PER_S, "waits out evict_after_s at the limit")
+    chat.sync()  # connections of the cases before are closed: ours is the oldest idle one
+    oldest = chat.open("oldest")
+    # The welcome goes out once the target has accepted the connection: its wait has begun.
+    # Without one, accepting is only waited for as best we can, and a round trip more.
+    anchored = chat.caps.sends_welcome and _welcomed(oldest, WELCOME_WITHIN_S + chat.reply)
+    if not anchored:
+        oldest.wait_accepted()
+    time.sleep(evict + (0.0 if anchored else chat.reply))
+    for _ in range(limit):
+        chat.open("newcomer")
+    before = oldest.expect_closed("LIMIT-3", timeout=chat.reply + limit / CONNECTS_PER_S)
+    chat.check_last_words(before, protocol.ErrorCode.CONNECT_TIMEOUT)
+
+
+def _welcomed(client: Client, timeout: float) -> bool:
+    try:
+        packet = client.peek(timeout)
+    except Closed:
+        return False
+    return packet is not None and is_welcome(packet.value)

@@ -10,10 +10,10 @@ another connection gives the server the time to read the first part alone.
 from __future__ import annotations
 
 import protocol
-from conformance.kit.messages import connect_doc, direct
+from conformance.kit.messages import connect_doc, direct, is_echo
 from conformance.kit.wire import encode
-from conformance.suite.harness import Chat, Client, is_chat
-from conformance.suite.verdicts import requirement
+from conformance.suite.harness import Chat, Client, is_chat, is_error, show
+from conformance.suite.verdicts import Violation, requirement
 
 
 def _padded(document: object, size: int) -> bytes:
@@ -88,3 +88,32 @@ def test_glued_frames_cut_inside_their_strings(chat: Chat) -> None:
         alice.send_bytes(data[cut:])
         alice.expect_echo("FRAME-3", "one {a}")
         alice.expect_echo("FRAME-4", "two")
+
+
+@requirement("FRAME-3", "FRAME-5")
+def test_a_whole_object_read_inside_an_open_frame_belongs_to_that_frame(chat: Chat) -> None:
+    """A frame left open, then a read that is one whole object and its newline: that read is
+    the rest of the open frame, not a frame of its own (FRAME-3), and its newline ends the
+    open frame unfinished (`{"nested":{...}` with no `}` for the outer object), a malformed
+    frame (FRAME-5)."""
+    alice = chat.join(chat.user("alice"))
+    alice.send_bytes(b'{"action":"message","nested":')
+    chat.sync()  # the target has read the open frame's first part alone
+    alice.send_bytes(encode(direct(alice.name, "inside")) + b"\n")
+    alice.send_bytes(encode(direct(alice.name, "after it")) + b"\n")
+    seen = alice.settle("FRAME-3")  # all it answered, up to a message to itself
+    if any(is_echo(value, alice.name, "inside") for value in seen):
+        raise Violation(
+            "FRAME-3",
+            f"{alice.label}: a read that went on an open frame was taken as a frame of its own: "
+            f"it got {show(seen)}",
+        )
+    malformed = protocol.error_text(protocol.ErrorCode.MALFORMED_JSON)
+    chat.check(
+        "FRAME-5",
+        len(seen) == 2
+        and is_error(seen[0], malformed)
+        and is_echo(seen[1], alice.name, "after it"),
+        f"{alice.label}: the newline should have ended the open frame, a malformed one, and the "
+        f"next frame come back; it got {show(seen)}",
+    )

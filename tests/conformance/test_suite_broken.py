@@ -26,7 +26,8 @@ def test_the_reference_passes_the_full_profile(tmp_path: Path) -> None:
 
 def test_limits_are_checked_against_the_ones_a_server_announces(tmp_path: Path) -> None:
     """With small limits (announced in its welcome), the limit cases run in seconds."""
-    small = "--connect-timeout-s 1 --outbound-queue-bytes 65536 --max-connections-per-address 30"
+    small = "--connect-timeout-s 3 --evict-after-s 1 --outbound-queue-bytes 65536"
+    small += " --max-connections-per-address 30"
     target = f"cmd:{sys.executable} -m transport.cli serve {small} {{host}} {{port}}"
     run = conformance(target, tmp_path, "--select", "LIMIT")
     assert run.code == 0, run.output
