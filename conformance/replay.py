@@ -1,4 +1,4 @@
-"""`jsonchat replay FILE TARGET`: is the failure a transcript recorded fixed on TARGET?
+"""`jsonchat replay FILE TARGET [TARGET ...]`: is the failure a transcript recorded fixed?
 
 Two questions, answered apart. *Do the bytes match?* The recording fixes the order of every
 client's sends; the server's timing is not recorded but matched: before each send (or close) of a
@@ -16,6 +16,11 @@ the transcript was judged by:
 - the fuzzer (`"source": "fuzz"`): the engine is the oracle, as it was in the fuzz run: it is
   fed the clients' recorded sends and closes, and every client must have got what it predicts.
 
+A transcript of a run against several targets (a cluster) names them and says which target each
+client was on (`conformance.kit.cluster`): it is replayed against as many targets, every client on
+the target of the same number, a case run again against all of them, and every `cmd:` target must
+outlive the bytes.
+
 Exit 0 when TARGET now behaves as the spec says, 1 when the failure is still there (the table
 of conformance/kit/exitcodes.py, shared with `conformance` and `fuzz`).
 """
@@ -29,11 +34,13 @@ import json
 import socket
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from conformance.fuzz.oracle import Oracle
+from conformance.kit import cluster
 from conformance.kit.exitcodes import TABLE, ExitStatus
 from conformance.kit.shapes import is_welcome
 from conformance.kit.target import Target, TargetError, parse_target
@@ -73,12 +80,22 @@ def replay(
     timeout: float,
     first_sock: socket.socket | None = None,
     expected_packets: dict[str, int] | None = None,
+    nodes: Sequence[tuple[str, int]] = (),
+    placement: Mapping[str, int] | None = None,
+    held: Mapping[int, socket.socket] | None = None,
 ) -> Outcome:
     """Play the clients' events in order; `first_sock` (a connection that showed a `tcp:` target
     was up, never hung up on) becomes the first client. With `expected_packets` (per client,
     welcome not counted) each client also waits for that many packets before it is closed: the
-    recording's byte counts are a poor guide on a server whose bytes differ (a fix)."""
+    recording's byte counts are a poor guide on a server whose bytes differ (a fix).
+
+    Against a cluster, `nodes` are the addresses of its targets and `placement` the target
+    number of each client; `held` (by target number) replaces `first_sock`: each is the first
+    connection of a client on that target."""
     outcome = Outcome()
+    spare = dict(held or {})
+    if first_sock is not None:
+        spare[1] = first_sock
     live = Transcript()
     clients: dict[str, WireClient] = {}
     last_send: dict[str, float | None] = {}  # when a client's previous event was a send
@@ -103,9 +120,11 @@ def replay(
         elif event == "closed":
             expected.closed_by_server = True
         elif event == "open":
-            sock, first_sock = first_sock, None
+            number = (placement or {}).get(label, 1) if nodes else 1
+            sock = spare.pop(number, None)
+            where = nodes[number - 1] if nodes else address
             try:
-                client = WireClient(address, label, timeout, transcript=live, sock=sock)
+                client = WireClient(where, label, timeout, transcript=live, sock=sock)
             except OSError as error:  # it died of what came before, or stopped accepting
                 outcome.refused.append(f"{label}: {error}")
                 continue
@@ -138,6 +157,8 @@ def replay(
                 del opened[label]
         elif not any(r.startswith(f"{label}: ") for r in outcome.refused):
             outcome.skipped_events.append(f"{label} {event}")
+    for sock in spare.values():  # a target none of the clients went to: end as a session does
+        sock.close()
     for label, client in clients.items():
         wanted = outcome.expected[label]
         if not client.closed:
@@ -243,7 +264,7 @@ class Judgement:
     lines: list[str]
 
 
-def rerun_case(header: dict[str, Any], spec: str, verbose: bool) -> Judgement:
+def rerun_case(header: dict[str, Any], spec: str | Sequence[str], verbose: bool) -> Judgement:
     """Run the recorded case again against `spec` through the plugin; fixed when it passes and
     the target did not die of it (no row of the run failed)."""
     import pytest  # here: replaying a fuzzer transcript needs no pytest
@@ -261,7 +282,9 @@ def rerun_case(header: dict[str, Any], spec: str, verbose: bool) -> Judgement:
         report = Path(folder) / "report.json"
         argv = [f"{path}::{name}", "-p", "no:jsonchat", "-p", "conformance.suite.plugin"]
         argv += ["-p", "no:cacheprovider", "-q", "--no-header", "--tb=no", "--rootdir", folder]
-        argv += ["--jsonchat-target", spec, "--jsonchat-json", str(report)]
+        for text in [spec] if isinstance(spec, str) else spec:
+            argv += ["--jsonchat-target", text]
+        argv += ["--jsonchat-json", str(report)]
         argv += ["--jsonchat-profile", str(header.get("profile", "full"))]
         argv += ["--jsonchat-transcripts", str(Path(folder) / "transcripts")]
         output = io.StringIO()
@@ -359,7 +382,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         epilog=TABLE,
     )
     parser.add_argument("file", type=Path, help="a .jsonl transcript")
-    parser.add_argument("target", help="tcp:HOST:PORT or cmd:'COMMAND {host} {port}'")
+    parser.add_argument(
+        "target",
+        nargs="+",
+        help="tcp:HOST:PORT or cmd:'COMMAND {host} {port}'; a transcript of a cluster's run "
+        "(it names its targets) is replayed against as many, each client on the target of the "
+        "same number",
+    )
     parser.add_argument(
         "--timeout",
         type=float,
@@ -373,19 +402,32 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace) -> int:
     try:
         header, transcript = Transcript.read(args.file)
-        spec = parse_target(args.target)
+        specs = [parse_target(text) for text in args.target]
     except (OSError, ValueError, TargetError) as error:
         print(f"jsonchat replay: {error}")
         return ExitStatus.USAGE
-    target = Target(spec)
+    recorded_targets = header.get("targets")
+    wanted = len(recorded_targets) if isinstance(recorded_targets, list) else 1
+    if len(specs) != wanted:
+        print(
+            f"jsonchat replay: {args.file} was recorded against {wanted} target"
+            f"{'s' if wanted != 1 else ''}; give as many (got {len(specs)})"
+        )
+        return ExitStatus.USAGE
+    targets = [Target(spec) for spec in specs]
     try:
-        target.ensure_up()
+        for target in targets:
+            target.ensure_up()
     except TargetError as error:
+        for target in targets:
+            target.retire()
         print(f"jsonchat replay: {error}")
         return ExitStatus.UNREACHABLE
     case = str(header.get("case", ""))
     source = "fuzz finding" if header.get("source") == "fuzz" else case or "no case named"
-    print(f"replaying {args.file} ({source}) to {args.target}")
+    print(f"replaying {args.file} ({source}) to {' '.join(args.target)}")
+    labels = list(dict.fromkeys(r.client for r in transcript.records))
+    placement = cluster.placement_of(header, labels, len(targets))
     try:
         expected_packets = None
         if header.get("source") == "fuzz":  # the recording's welcome gives the limits to wait by
@@ -395,21 +437,35 @@ def run(args: argparse.Namespace) -> int:
                     recorded[record.client] += record.data
             oracle = predict(transcript, recorded)
             expected_packets = {label: len(p) for label, p in oracle.expected.items()}
-        first = target.take_held()
-        outcome = replay(transcript, target.address, args.timeout, first, expected_packets)
+        held = {n: s for n, t in enumerate(targets, 1) if (s := t.take_held()) is not None}
+        nodes = [target.address for target in targets] if len(targets) > 1 else []
+        outcome = replay(
+            transcript,
+            targets[0].address,
+            args.timeout,
+            None,
+            expected_packets,
+            nodes=nodes,
+            placement=placement,
+            held=held,
+        )
         for line in describe(outcome):
             print(line)
         if header.get("source") == "fuzz":
             judgement = check_with_engine(transcript, outcome)
         elif "::" not in case:
-            judgement = check_survival(target)
+            judgements = [check_survival(target) for target in targets]
+            judgement = Judgement(
+                all(j.fixed for j in judgements), [line for j in judgements for line in j.lines]
+            )
         else:
             judgement = None
     except OSError as error:
         print(f"jsonchat replay: the target stopped answering: {error}")
         judgement = Judgement(False, [f"the target stopped answering the replay: {error}"])
     finally:
-        target.retire()
+        for target in targets:
+            target.retire()
     if judgement is None:
         judgement = rerun_case(header, args.target, args.verbose)
     for line in judgement.lines:

@@ -4,6 +4,7 @@
 shipped in `conformance.cases`, so `pytest --jsonchat-target=... --pyargs conformance.cases`
 does the same. The plugin is loaded explicitly and no entry point is (`--disable-plugin-autoload`),
 so the command works whether or not the entry point is installed, without loading it twice.
+Several TARGETs are one server made of nodes (a cluster): each becomes one `--jsonchat-target`.
 """
 
 from __future__ import annotations
@@ -24,10 +25,19 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description="Run the conformance suite against TARGET: tcp:HOST:PORT (a running server) "
         "or cmd:'python3 server.py {host} {port}' (started, restarted and stopped by the suite). "
         "A target that dies or stops accepting during the run fails the case that was running "
-        "and DISCONNECT-7, and a cmd: one is restarted.",
+        "and DISCONNECT-7, and a cmd: one is restarted. Several TARGETs are the nodes of one "
+        "server (a cluster): each case's clients go to them round-robin (the first client to "
+        "the first target, the second to the second, ...), so that every routing rule crosses "
+        "nodes; every target is probed and the cases rely only on what all of them do; each "
+        "cmd: target is started, restarted and stopped on its own, and the report says which "
+        "target each client of a failing case was on.",
         epilog=TABLE,
     )
-    parser.add_argument("target", nargs="?", help="tcp:HOST:PORT or cmd:'COMMAND {host} {port}'")
+    parser.add_argument(
+        "target",
+        nargs="*",
+        help="tcp:HOST:PORT or cmd:'COMMAND {host} {port}'; several: the nodes of one cluster",
+    )
     parser.add_argument(
         "--profile",
         choices=["core", "full"],
@@ -86,8 +96,8 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     # --tb=no: the suite's own summary already says what broke and how to replay it.
     argv += ["-p", "no:cacheprovider", "-q", "-rN", "--no-header", "--tb=no"]
     argv += ["--jsonchat-profile", args.profile, "--jsonchat-transcripts", args.transcripts]
-    if args.target:
-        argv += ["--jsonchat-target", args.target]
+    for target in args.target:
+        argv += ["--jsonchat-target", target]
     if args.list:
         argv.append("--jsonchat-list")
     if args.select:
@@ -121,8 +131,8 @@ def run(args: argparse.Namespace) -> int:
         return ExitStatus.USAGE
     try:
         stop_signal(args.stop_signal)
-        if args.target:
-            parse_target(args.target)
+        for target in args.target:
+            parse_target(target)
     except (TargetError, ValueError) as error:
         print(f"jsonchat conformance: {error}")
         return ExitStatus.USAGE

@@ -12,6 +12,10 @@ Two more duties make verdicts name the right rule:
   `Client.send_frame` never lets two frames of a connection meet in one read: before a frame, it
   waits until the target has read the ones before (`Chat.sync`). Only the cases about coalescing
   write several frames at once (`send_bytes`), or ask for it (`send_frames`).
+- Clusters. With several targets, the clients of a case go to them round-robin in the order
+  they are opened (`conformance.kit.cluster`), so that rules between clients cross nodes; a
+  client's own barrier (its message to itself) stays on its node, and `sync` keeps one witness
+  on every node, since a round trip on one node says nothing of another's reads.
 - Blame. The client turns what it sees into the rule that describes it: a connection the target
   closed after two frames came in one write breaks FRAME-4, one closed after another client hung
   up breaks `SERVE_OTHERS_RULE`, a packet that is no server message at all breaks FRAME-10, and
@@ -24,10 +28,11 @@ from __future__ import annotations
 import contextlib
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from conformance.kit.barrier import Barrier, NoEcho, read_to_echo
+from conformance.kit.cluster import Spreader
 from conformance.kit.messages import Tokens, connect_doc, direct
 from conformance.kit.probe import Capabilities
 from conformance.kit.shapes import (
@@ -39,7 +44,7 @@ from conformance.kit.shapes import (
     is_welcome,
     show,
 )
-from conformance.kit.target import Target
+from conformance.kit.target import ServerProcess, Target
 from conformance.kit.transcript import Record, Transcript
 from conformance.kit.wire import Closed, Packet, WireClient, frame
 from conformance.suite.verdicts import SERVE_OTHERS_RULE, Skip, Violation
@@ -56,8 +61,9 @@ __all__ = ["Chat", "Client", "delivery", "is_chat", "is_delivery", "is_error", "
 class Client(WireClient):
     """One connection of a case; `packets` keeps everything received, welcome included."""
 
-    def __init__(self, chat: Chat, label: str) -> None:
-        super().__init__(chat.address, label, chat.caps.timing.reply, chat.transcript)
+    def __init__(self, chat: Chat, label: str, target: Target | None = None) -> None:
+        self.target = target or chat.target  # its node, when the target is a cluster
+        super().__init__(self.target.address, label, chat.caps.timing.reply, chat.transcript)
         self.chat = chat
         self._name: str | None = None  # known once it has joined
         self.welcome: Any = None
@@ -98,7 +104,7 @@ class Client(WireClient):
         if self.packets:
             return  # it has answered: it accepted
         if not self.chat.caps.sends_welcome:
-            process = self.chat.target.process
+            process = self.target.process
             if process is None or process.wait_idle() is None:  # idle: it has accepted us
                 time.sleep(self.chat.caps.timing.pace)  # nothing to wait on; give it a moment
             return
@@ -328,7 +334,7 @@ class Chat:
 
     def __init__(
         self,
-        target: Target,
+        target: Target | Sequence[Target],
         caps: Capabilities,
         tokens: Tokens,
         rules: tuple[str, ...],
@@ -336,8 +342,10 @@ class Chat:
         profile: Profile = "full",
     ) -> None:
         self.slow = slow
-        self.target = target
-        self.address = target.address
+        self.targets = [target] if isinstance(target, Target) else list(target)
+        self.target = self.targets[0]  # the only one, unless the target is a cluster
+        self.address = self.target.address
+        self.spreader = Spreader(len(self.targets))  # which client went to which target
         self.caps = caps
         self.tokens = tokens
         self.rules = rules
@@ -346,7 +354,7 @@ class Chat:
         self.clients: list[Client] = []
         self._labels: dict[str, int] = {}
         self.stop_signal: int = signal.SIGINT  # the run's --stop-signal: Ctrl-C, as people do
-        self._witness: Witness | None = None
+        self._witnesses: dict[int, Witness] = {}  # by target number
 
     @property
     def reply(self) -> float:
@@ -366,9 +374,15 @@ class Chat:
     def open(self, label: str = "client") -> Client:
         return self._add(Client, label)
 
-    def _add(self, kind: type[Client], label: str) -> Client:
+    def _add(self, kind: type[Client], label: str, number: int | None = None) -> Client:
+        """A new client on target `number` (from 1), or on the next target in turn."""
         count = self._labels[label] = self._labels.get(label, 0) + 1
-        client = kind(self, label if count == 1 else f"{label}#{count}")
+        label = label if count == 1 else f"{label}#{count}"
+        if number is None:
+            number = self.spreader.next(label)
+        else:
+            self.spreader.pin(label, number)
+        client = kind(self, label, self.targets[number - 1])
         self.clients.append(client)
         return client
 
@@ -444,15 +458,16 @@ class Chat:
         pacing.
         """
         if self.caps.echoes_self:
-            witness = self._witness or self._open_witness()
-            for _ in range(3):  # a witness that stops answering stopped on the case's traffic
-                witness.settle(self.primary)
+            for number in range(1, len(self.targets) + 1):  # every node read what it was sent
+                witness = self._witnesses.get(number) or self._open_witness(number)
+                for _ in range(3):  # a witness that stops answering stopped on the traffic
+                    witness.settle(self.primary)
         else:
             time.sleep(self.caps.timing.pace)
         for client in self.clients:
             client.unread = False
 
-    def _open_witness(self) -> Witness:
+    def _open_witness(self, number: int = 1) -> Witness:
         """A connection that has connected and seen its message to itself come back.
 
         Without a reply to `connect` nothing shows when the target has read it, and a target
@@ -465,7 +480,7 @@ class Chat:
         rule = self.connect_rule(name, ())
         failures: list[str] = []
         for attempt in range(3):
-            witness = self._add(Witness, "witness")
+            witness = self._add(Witness, "witness", number)
             assert isinstance(witness, Witness)
             witness.send_bytes(frame(connect_doc(name, [])))
             if self.caps.answers_connect:
@@ -486,7 +501,7 @@ class Chat:
                 failures.append(violation.message)
                 witness.close()
                 continue
-            self._witness = witness
+            self._witnesses[number] = witness
             return witness
         if self.caps.reads_coalesced:
             longest = min(self.caps.timing.pace * 64, self.reply)
@@ -501,10 +516,17 @@ class Chat:
     def target_died(self) -> bool:
         """Whether a target the suite started has exited on its own (a close is then the crash's
         doing, which the run reports with the exit status and the target's last words)."""
-        process = self.target.process
-        if process is None or process.stopped_on_purpose:
-            return False
-        return process.wait_exit(min(0.2, self.reply)) is not None
+        return any(
+            process.wait_exit(min(0.2, self.reply)) is not None
+            for process in self._processes()
+            if not process.stopped_on_purpose
+        )
+
+    def _processes(self) -> Iterator[ServerProcess]:
+        """The processes of the targets the suite started (all of a cluster's `cmd:` nodes)."""
+        for target in self.targets:
+            if target.process is not None:
+                yield target.process
 
     # -- what the target can do ---------------------------------------------------------------
 
@@ -562,16 +584,19 @@ class Chat:
             Skip.SLOW.skip(f"{why}: about {seconds:.0f} s; run with --slow")
 
     def require_process(self, why: str) -> None:
-        if not self.target.spec.owns_process:
+        if not all(target.spec.owns_process for target in self.targets):
             Skip.NOT_OWN_PROCESS.skip(f"{why} needs a target started by the suite (cmd:)")
 
     def stop_target(self, signum: int | None = None) -> None:
         """Signal the target on purpose (by default with the run's stop signal, SIGINT unless
-        --stop-signal says otherwise): the run restarts it and does not report a crash."""
-        process = self.target.process
-        assert process is not None
-        process.stopped_on_purpose = True
-        process.signal(self.stop_signal if signum is None else signum)
+        --stop-signal says otherwise): the run restarts it and does not report a crash. A
+        cluster is stopped whole, every node at once: it is one server."""
+        processes = list(self._processes())
+        assert processes
+        for process in processes:
+            process.stopped_on_purpose = True
+        for process in processes:
+            process.signal(self.stop_signal if signum is None else signum)
 
     def close(self) -> None:
         for client in self.clients:
@@ -585,9 +610,13 @@ class Chat:
         not cause the failure it reports. Bounded by AFTER_MANY_S; a target that stays busy
         longer is left to the next case to judge."""
         deadline = time.monotonic() + AFTER_MANY_S
+        for target in self.targets:
+            self._wait_until_served_by(target, deadline)
+
+    def _wait_until_served_by(self, target: Target, deadline: float) -> None:
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError, Closed):
-                client = WireClient(self.address, "after", max(self.reply, 1.0))
+                client = WireClient(target.address, "after", max(self.reply, 1.0))
                 try:
                     name = self.user("after")
                     client.send(connect_doc(name, []))

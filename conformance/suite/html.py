@@ -27,7 +27,14 @@ from conformance.kit.page import (
 )
 from conformance.kit.sequence import Mark, sequence_svg
 from conformance.kit.transcript import Transcript
-from conformance.suite.report import COUNTED, DEATHS_IN_FULL, RequirementResult, by_requirement
+from conformance.suite.report import (
+    COUNTED,
+    DEATHS_IN_FULL,
+    RequirementResult,
+    by_requirement,
+    placement_text,
+    targets_text,
+)
 from conformance.suite.run import SERVE_RULE, CaseResult, Run
 from protocol import requirements_by_id
 
@@ -79,7 +86,7 @@ def render(run: Run, printed: Mapping[str, str] | None = None) -> str:
     )
     data = [{"id": r.id, "section": section_of(r.id), "verdict": r.verdict} for r in rows]
     return document(
-        f"jsonchat conformance: {run.options.spec.text}",
+        f"jsonchat conformance: {' '.join(spec.text for spec in run.options.specs)}",
         body + data_script("rules-data", data),
         FILTER_SCRIPT,
     )
@@ -102,10 +109,18 @@ def _header(run: Run, rows: list[RequirementResult], problems: list[CaseResult])
     )
     return (
         '<header class="top"><h1>jsonchat conformance report</h1><div class="meta">'
-        f"<span>target <code>{esc(run.options.spec.text)}</code></span>"
+        f"<span>{_targets(run)}</span>"
         f"<span>profile <b>{esc(run.options.profile)}</b></span>{timing}"
         f"<span>{esc(time.strftime('%Y-%m-%d %H:%M'))}</span></div>{outcome}</header>"
     )
+
+
+def _targets(run: Run) -> str:
+    """`target <code>...</code>`, or for a cluster each target numbered as the report does."""
+    word, _, rest = targets_text(run).partition(" ")
+    if not run.several:
+        return f"{word} <code>{esc(rest)}</code>"
+    return f"{word} <code>{esc(rest)}</code> (clients spread round-robin)"
 
 
 def _summary(run: Run, rows: list[RequirementResult]) -> str:
@@ -233,6 +248,9 @@ def _failure(
     else:
         head += '<div class="eg"><div class="got" style="grid-column:1/-1"><b>what happened</b>'
         head += f"{esc(result.reason)}</div></div>"
+    if result.placement:
+        head += '<div class="label">which target each client was on</div>'
+        head += f'<div class="mono">{esc(placement_text(result.placement))}</div>'
     if result.server_output and open_output:
         head += '<div class="label">what the server printed last</div>'
         head += f"<pre>{esc(result.server_output)}</pre>"

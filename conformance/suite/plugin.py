@@ -47,7 +47,12 @@ def shadowed() -> list[str]:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("jsonchat", "jsonchat conformance suite")
-    group.addoption("--jsonchat-target", help="tcp:HOST:PORT or cmd:'COMMAND {host} {port}'")
+    group.addoption(
+        "--jsonchat-target",
+        action="append",
+        help="tcp:HOST:PORT or cmd:'COMMAND {host} {port}'; given again for each further node "
+        "of a cluster, whose cases spread their clients over them round-robin",
+    )
     group.addoption("--jsonchat-profile", choices=["core", "full"], default="full")
     group.addoption("--jsonchat-select", default="", help="IDs, sections or levels, with commas")
     group.addoption("--jsonchat-fresh", action="store_true", help="restart a cmd: target per case")

@@ -3,17 +3,21 @@
 A requirement's verdict is the worst of its cases' (`verdicts.rule_verdict`): it passes only when
 every case citing it ran and passed; one skipped, or ended by another rule first, makes it
 `skipped`, and one that broke it makes it fail (or non-strict, informational).
+
+Against several targets (a cluster) the report numbers them (`#1`, `#2`) and says, for every
+case that broke a rule, which target each of its clients was on.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
+from conformance.kit.cluster import name
 from conformance.suite.run import CaseResult, Run, rule_text
 from conformance.suite.verdicts import Verdict, rule_verdict, skip_tag
 from protocol import requirements
@@ -71,9 +75,11 @@ def summary_lines(run: Run, verbose: bool) -> list[str]:
     caps = run.caps
     if caps is not None:
         lines.append(
-            f"target {run.options.spec.text}  profile {run.options.profile}  "
+            f"{targets_text(run)}  profile {run.options.profile}  "
             f"rtt {caps.timing.rtt * 1000:.1f} ms  reply timeout {caps.timing.reply:.2f} s"
         )
+        if run.several:
+            lines.append("each case's clients spread over the targets round-robin")
         lines.append(
             f"probe: welcome {_yes(caps.sends_welcome)}, answers connect "
             f"{_yes(caps.answers_connect)}, echoes a message to oneself {_yes(caps.echoes_self)}"
@@ -105,6 +111,8 @@ def summary_lines(run: Run, verbose: bool) -> list[str]:
         if result.broken:
             lines.append(f"  {rule_text(result.broken)}")
         lines.append(f"  {result.reason.splitlines()[0] if result.reason else ''}".rstrip())
+        if result.placement:
+            lines.append(f"  clients: {placement_text(result.placement)}")
         died = bool(result.server_output or result.last_bytes)
         deaths += died
         if died and deaths > DEATHS_IN_FULL:
@@ -150,10 +158,24 @@ def skip_lines(results: Iterable[CaseResult]) -> list[str]:
     return ["skipped: " + ", ".join(f"{n} {tag}" for tag, n in sorted(tags.items()))]
 
 
+def targets_text(run: Run) -> str:
+    """`target tcp:...`, or for a cluster `targets #1 tcp:..., #2 tcp:...`."""
+    specs = run.options.specs
+    if len(specs) == 1:
+        return f"target {specs[0].text}"
+    return "targets " + ", ".join(f"{name(n)} {spec.text}" for n, spec in enumerate(specs, 1))
+
+
+def placement_text(placement: Mapping[str, int]) -> str:
+    """`@alice-x1 on #1, @bob-x2 on #2`: which target each client of a case was on."""
+    return ", ".join(f"{label} on {name(number)}" for label, number in placement.items())
+
+
 def write_json(run: Run, path: Path) -> None:
     caps = run.caps
     document = {
         "target": run.options.spec.text,
+        "targets": [spec.text for spec in run.options.specs],
         "profile": run.options.profile,
         "timing": None
         if caps is None

@@ -12,6 +12,11 @@ the run goes on; a `tcp:` target that stops accepting cannot be restarted, so th
 reported as not run. A death is noticed when it happens: after every stage the run watches the
 process for a few round trips, because a server that crashes on a hang-up dies just after the
 clients of a case closed, and blaming the next case for it would be false.
+
+Several targets (a cluster's nodes, `Options.more`) are one server to the cases: each case's
+clients are spread over them round-robin (`conformance.kit.cluster`), every target is probed and
+the cases rely only on what all can do. Each `cmd:` target is started, watched, restarted and
+stopped on its own, and a death is that target's (`Death.target`), named in its row as `#2`.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Any
 
 import pytest
 
+from conformance.kit import cluster
 from conformance.kit.messages import Tokens
 from conformance.kit.probe import PROBE_TIMEOUT_S, Capabilities, Timing, careful_probe, probe
 from conformance.kit.target import STOP_SIGNAL, Target, TargetError, TargetSpec
@@ -46,6 +52,16 @@ class Options:
     reply_timeout: float | None = None  # overrides the measured one
     slow: bool = False
     stop_signal: int = STOP_SIGNAL  # the first signal that stops a cmd: target, SHUTDOWN-1's
+    more: tuple[TargetSpec, ...] = ()  # the other nodes of a cluster, after `spec`
+
+    @property
+    def specs(self) -> tuple[TargetSpec, ...]:
+        return (self.spec, *self.more)
+
+    @property
+    def target_text(self) -> str:
+        """The targets as the command line gave them, each quoted for a shell."""
+        return " ".join(shlex.quote(spec.text) for spec in self.specs)
 
 
 SERVE_RULE = "DISCONNECT-7"  # a server goes on serving everyone else, whatever one client does
@@ -66,6 +82,7 @@ class Death:
     output: str = ""
     noticed: float = field(default_factory=time.monotonic)
     blamed: bool = False  # its DISCONNECT-7 row is written
+    target: int = 0  # which of the run's targets died (an index of `Run.targets`)
 
     @property
     def last_words(self) -> str:
@@ -87,6 +104,7 @@ class CaseResult:
     server_output: str = ""  # the last lines a dead target printed
     last_bytes: str = ""  # the end of the transcript when it died
     not_run: bool = False  # skipped because the target could no longer be reached
+    placement: dict[str, int] = field(default_factory=dict)  # client: target number, if several
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -101,65 +119,91 @@ class CaseResult:
             "server_output": self.server_output or None,
             "last_bytes": self.last_bytes or None,
             "not_run": self.not_run,
+            **({"placement": self.placement} if self.placement else {}),
         }
 
 
 @dataclass
 class Run:
     options: Options
-    target: Target = field(init=False)
-    caps: Capabilities | None = None
+    targets: list[Target] = field(init=False)
+    caps: Capabilities | None = None  # what every target can do (`cluster.common`)
+    probes: list[Capabilities] = field(default_factory=list)  # of each target, in order
     tokens: Tokens = field(default_factory=Tokens)
     results: list[CaseResult] = field(default_factory=list)
     restarts: list[str] = field(default_factory=list)
     stopped: str = ""  # why no more case can run: a tcp: target that stopped accepting
     death: Death | None = None  # of the current target process (or of a tcp: target)
     last_stage: str = "the start"
+    _chat: Chat | None = None  # the clients of the case running, or of the last one
 
     def __post_init__(self) -> None:
-        self.target = Target(self.options.spec, stop_signal=self.options.stop_signal)
+        signum = self.options.stop_signal
+        self.targets = [Target(spec, stop_signal=signum) for spec in self.options.specs]
+
+    @property
+    def target(self) -> Target:
+        """The first target: the only one, unless the run checks a cluster."""
+        return self.targets[0]
+
+    @property
+    def several(self) -> bool:
+        return len(self.targets) > 1
+
+    def named(self, index: int) -> str:
+        """`#2 ` for the second of several targets, to start a phrase; "" for a lone target."""
+        return f"{cluster.name(index + 1)} " if self.several else ""
 
     # -- the probe ----------------------------------------------------------------------------
 
     def start(self) -> Capabilities:
-        """Bring the target up and probe it; TargetError only if it never accepted a connection.
+        """Bring every target up and probe it; TargetError only if one never accepted a
+        connection. The cases then rely only on what every target can do.
 
         A target that dies during the probe gets its verdict, is restarted and probed again one
         step at a time; what could not be learnt is assumed absent, and the cases say the rest.
         """
-        self.target.ensure_up()
-        try:
-            first = self.target.take_held() or socket.create_connection(
-                self.target.address, PROBE_TIMEOUT_S
-            )
-        except OSError as error:
-            raise TargetError(
-                f"cannot talk to {self.options.spec.text}: {error}{self._output_note()}"
-            ) from error
-        self.target.ever_accepted = True
-        caps = self._probe(first)
-        if caps is None and not self.stopped:
-            caps = self._probe(None)
-        if caps is None:
-            timing = Timing.from_rtt(PROBE_TIMEOUT_S / 30)
-            note = "the probe learnt nothing: the target closed or dropped its connections"
-            caps = Capabilities(False, False, False, timing, (note,))
+        for target in self.targets:
+            target.ensure_up()
+        self.probes = [self._start(index) for index in range(len(self.targets))]
+        caps = cluster.common(self.probes)
         if self.options.reply_timeout is not None:
             timing = Timing(caps.timing.rtt, self.options.reply_timeout)
             caps = dataclasses.replace(caps, timing=timing)
         self.caps = caps
         return caps
 
-    def _probe(self, first: socket.socket | None) -> Capabilities | None:
+    def _start(self, index: int) -> Capabilities:
+        """The probe of one target (of `targets[index]`)."""
+        target = self.targets[index]
+        try:
+            first = target.take_held() or socket.create_connection(target.address, PROBE_TIMEOUT_S)
+        except OSError as error:
+            raise TargetError(
+                f"cannot talk to {target.spec.text}: {error}{self._output_note(index)}"
+            ) from error
+        target.ever_accepted = True
+        caps = self._probe(index, first)
+        if caps is None and not self.stopped:
+            caps = self._probe(index, None)
+        if caps is None:
+            timing = Timing.from_rtt(PROBE_TIMEOUT_S / 30)
+            note = "the probe learnt nothing: the target closed or dropped its connections"
+            caps = Capabilities(False, False, False, timing, (note,))
+        return caps
+
+    def _probe(self, index: int, first: socket.socket | None) -> Capabilities | None:
         """The pipelined probe on `first`, or the careful one; None if the target broke it."""
         transcript = Transcript()
         stage = "probe" if first is not None else "careful probe"
+        stage = f"{stage} of {cluster.name(index + 1)}" if self.several else stage
+        address = self.targets[index].address
         caps: Capabilities | None = None
         try:
             if first is not None:
-                caps = probe(self.target.address, self.tokens, first, transcript)
+                caps = probe(address, self.tokens, first, transcript)
             else:
-                caps = careful_probe(self.target.address, self.tokens, transcript)
+                caps = careful_probe(address, self.tokens, transcript)
         except (Closed, OSError) as error:
             self._check_accepting(error)
         self.last_stage = stage
@@ -192,17 +236,19 @@ class Run:
         then blamed: it died after that stage's clients closed). Skips a case that cannot run."""
         if self.stopped:
             pytest.skip(f"not run: {self.stopped}")
-        process = self.target.process
-        if process is not None and (process.stopped_on_purpose or self.options.fresh):
-            self.target.restart()  # a case stopped it, and it may still be shutting down
-            self.death = None
-            return
-        if self.notice(0.0) is not None:
+        for index, target in enumerate(self.targets):
+            process = target.process
+            if process is not None and (process.stopped_on_purpose or self.options.fresh):
+                target.restart()  # a case stopped it, and it may still be shutting down
+                if self.death is not None and self.death.target == index:
+                    self.death = None
+        while self.notice(0.0) is not None:  # each dead target in turn (one death at a time)
             self.blame_death(self.last_stage, None, "after it")
             self._revive(self.last_stage)
             if self.stopped:
                 pytest.skip(f"not run: {self.stopped}")
-        self.target.ensure_up()
+        for target in self.targets:
+            target.ensure_up()
 
     def after_case(self, nodeid: str, chat: Chat | None) -> None:
         """Once a case's clients are closed: watch the target a moment, blame a death on it."""
@@ -213,7 +259,7 @@ class Run:
     def chat(self, rules: tuple[str, ...]) -> Chat:
         assert self.caps is not None
         chat = Chat(
-            self.target,
+            self.targets,
             self.caps,
             self.tokens,
             rules,
@@ -221,10 +267,12 @@ class Run:
             profile=self.options.profile,  # what a case may skip for depends on it
         )
         chat.stop_signal = self.options.stop_signal
+        self._chat = chat
         return chat
 
     def finish(self) -> None:
-        self.target.retire()
+        for target in self.targets:
+            target.retire()
 
     # -- deaths -------------------------------------------------------------------------------
 
@@ -233,13 +281,16 @@ class Run:
         exited, or a command whose port no longer listens; for `tcp:`, what a case saw."""
         if self.death is not None:
             return self.death
-        process = self.target.process
-        if process is None or process.stopped_on_purpose:
-            return None
-        if wait > 0 and process.alive():
-            process.wait_exit(wait)
-        if not process.alive():
-            self.death = Death(process.describe_exit(), process.last_output())
+        for index, target in enumerate(self.targets):
+            process = target.process
+            if process is None or process.stopped_on_purpose:
+                continue
+            if wait > 0 and process.alive():
+                process.wait_exit(wait)
+            if not process.alive():
+                what = f"{self.named(index)}{process.describe_exit()}"
+                self.death = Death(what, process.last_output(), target=index)
+                break
         return self.death
 
     def blame_death(self, stage: str, transcript: Transcript | None, when: str) -> None:
@@ -264,6 +315,9 @@ class Run:
         self._record_row(row, transcript)
 
     def _record_row(self, row: CaseResult, transcript: Transcript) -> None:
+        chat = self._chat
+        if self.several and chat is not None and transcript is chat.transcript:
+            row.placement = dict(chat.spreader.placement)
         if transcript.records:
             row.transcript = str(self._write(row, transcript, suffix=f"-{row.broken}"))
         self.results.append(row)
@@ -273,11 +327,12 @@ class Run:
         death = self.death
         if death is None:
             return
-        if not self.target.spec.owns_process:
+        target = self.targets[death.target]
+        if not target.spec.owns_process:
             self.stopped = f"the target {death.what}"
             return
         try:
-            self.target.restart()
+            target.restart()
         except TargetError as error:
             self.stopped = f"the target {death.what} after {stage}; restarting it failed: {error}"
             return
@@ -292,17 +347,32 @@ class Run:
         had to, and a healthy server is let go after a few milliseconds. A crashing one runs
         until it exits. Without /proc, a fixed wait of a few round trips stands in.
         """
-        process = self.target.process
-        if process is None or process.stopped_on_purpose or self.death is not None:
+        if self.death is not None:
             return self.death
-        idle = process.wait_idle(WATCH_MAX_S, WATCH_QUIET_S, WATCH_POLL_S)
-        if idle is None:
-            rtt = caps.timing.rtt if caps is not None else WATCH_FALLBACK_S / WATCH_RTTS
-            process.wait_exit(min(max(WATCH_RTTS * rtt, WATCH_POLL_S), WATCH_FALLBACK_S))
+        for target in self.targets:
+            process = target.process
+            if process is None or process.stopped_on_purpose:
+                continue
+            idle = process.wait_idle(WATCH_MAX_S, WATCH_QUIET_S, WATCH_POLL_S)
+            if idle is None:
+                rtt = caps.timing.rtt if caps is not None else WATCH_FALLBACK_S / WATCH_RTTS
+                process.wait_exit(min(max(WATCH_RTTS * rtt, WATCH_POLL_S), WATCH_FALLBACK_S))
         return self.notice(0.0)
 
-    def _output_note(self) -> str:
-        process = self.target.process
+    def last_output(self) -> str:
+        """What the living `cmd:` targets printed last, each under its name if there are
+        several (for a case that failed without a death)."""
+        parts = []
+        for index, target in enumerate(self.targets):
+            process = target.process
+            output = process.last_output() if process is not None else ""
+            if output and self.several:
+                output = f"{cluster.name(index + 1)} {target.spec.text}:\n{output}"
+            parts.append(output)
+        return "\n".join(part for part in parts if part)
+
+    def _output_note(self, index: int = 0) -> str:
+        process = self.targets[index].process
         if process is None:
             return ""
         state = "it still runs" if process.alive() else process.describe_exit()
@@ -346,16 +416,26 @@ class Run:
         check. (Not /proc/net/tcp before every case: on a busy host it takes 80 ms to read.)"""
         if self.death is not None or isinstance(error, TimeoutError):
             return
-        process = self.target.process
         refused = isinstance(error, ConnectionRefusedError)
-        if process is not None:
-            if refused and process.alive():
-                process.wait_exit(DYING_S)  # a dying process closes its port first, then exits
-                if process.alive():
-                    what = f"stopped accepting connections after {self.last_stage}; it still runs"
-                    self.death = Death(what, process.last_output())
-        elif refused or not self.target.still_accepts():
-            self.death = Death(f"stopped accepting connections after {self.last_stage}")
+        for index, target in enumerate(self.targets):
+            process = target.process
+            named = self.named(index)
+            if process is not None:
+                # Of several, the one that refused is the one whose port no longer listens.
+                suspect = not self.several or process.listening() is not True
+                if refused and suspect and process.alive():
+                    process.wait_exit(DYING_S)  # a dying process closes its port, then exits
+                    if process.alive():
+                        what = (
+                            f"{named}stopped accepting connections after {self.last_stage}; "
+                            "it still runs"
+                        )
+                        self.death = Death(what, process.last_output(), target=index)
+                        return
+            elif (refused and not self.several) or not target.still_accepts():
+                what = f"{named}stopped accepting connections after {self.last_stage}"
+                self.death = Death(what, target=index)
+                return
 
     def death_note(self, waited: bool) -> str:
         """Why the target is gone, if it died during the case. A crash takes a moment, and a
@@ -382,6 +462,8 @@ class Run:
         self._revive(result.nodeid)
 
     def record(self, result: CaseResult, chat: Chat | None) -> None:
+        if chat is not None and self.several:
+            result.placement = dict(chat.spreader.placement)
         if chat is not None and result.verdict in ("fail", "non-strict", "error"):
             result.transcript = str(self.write_transcript(result, chat))
         self.results.append(result)
@@ -394,7 +476,7 @@ class Run:
         folder.mkdir(parents=True, exist_ok=True)
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", result.nodeid.split("::", 1)[-1]).strip("_")
         path = folder / f"{name[:150]}{suffix}.jsonl"
-        header = {
+        header: dict[str, Any] = {
             "case": result.nodeid,
             "requirements": list(result.rules),
             "verdict": result.verdict,
@@ -403,11 +485,14 @@ class Run:
             "profile": self.options.profile,
             "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
+        if self.several:  # which client was on which target, for a replay on as many
+            header["targets"] = [spec.text for spec in self.options.specs]
+            header["placement"] = dict(result.placement)
         transcript.write(path, header)
         return path
 
     def replay_command(self, path: str) -> str:
-        return f"jsonchat replay {shlex.quote(path)} {shlex.quote(self.options.spec.text)}"
+        return f"jsonchat replay {shlex.quote(path)} {self.options.target_text}"
 
 
 def last_event(transcript: Transcript) -> str:

@@ -33,9 +33,9 @@ class Active:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.listing = bool(config.getoption("jsonchat_list"))
-        target = config.getoption("jsonchat_target") or "tcp:127.0.0.1:7775"
+        texts = config.getoption("jsonchat_target") or ["tcp:127.0.0.1:7775"]
         try:
-            spec = parse_target(target)
+            spec, *more = [parse_target(text) for text in texts]
             signum = stop_signal(config.getoption("jsonchat_stop_signal"))
         except (TargetError, ValueError) as error:
             raise pytest.UsageError(str(error)) from None
@@ -51,6 +51,7 @@ class Active:
                 reply_timeout=config.getoption("jsonchat_reply_timeout"),
                 slow=bool(config.getoption("jsonchat_slow")),
                 stop_signal=signum,
+                more=tuple(more),
             )
         )
         config.stash[RUN_KEY] = self.run
@@ -127,9 +128,10 @@ class Active:
         chat = item.stash.get(CHAT_KEY, None)
         self.run.record(result, chat)
         self.run.after_call(result, chat)
-        process = self.run.target.process
-        if verdict not in ("pass", "skipped") and not result.server_output and process is not None:
-            self.printed[result.nodeid] = process.last_output()
+        if verdict not in ("pass", "skipped") and not result.server_output:
+            printed = self.run.last_output()
+            if printed:
+                self.printed[result.nodeid] = printed
         report.jsonchat_verdict = verdict
         if verdict != "skipped":
             self.ran += 1
