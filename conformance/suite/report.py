@@ -24,6 +24,7 @@ from protocol import requirements
 
 COUNTED: tuple[Verdict, ...] = get_args(Verdict)  # in the order the summary shows them
 RESTARTS_SHOWN = 3
+PLACEMENTS_SHOWN = 12  # clients of a failed case whose target is named in the text report
 DEATHS_IN_FULL = 2  # a server that dies after every case would bury the report in tracebacks
 
 
@@ -166,9 +167,12 @@ def targets_text(run: Run) -> str:
     return "targets " + ", ".join(f"{name(n)} {spec.text}" for n, spec in enumerate(specs, 1))
 
 
-def placement_text(placement: Mapping[str, int]) -> str:
-    """`@alice-x1 on #1, @bob-x2 on #2`: which target each client of a case was on."""
-    return ", ".join(f"{label} on {name(number)}" for label, number in placement.items())
+def placement_text(placement: Mapping[str, int], shown: int = PLACEMENTS_SHOWN) -> str:
+    """`@alice-x1 on #1, @bob-x2 on #2`: which target each client of a case was on (the first
+    `shown` of a case that opened hundreds; the transcript and --json have them all)."""
+    said = [f"{label} on {name(number)}" for label, number in list(placement.items())[:shown]]
+    more = len(placement) - shown
+    return ", ".join(said) + (f" and {more} more, round-robin (all in --json)" if more > 0 else "")
 
 
 def write_json(run: Run, path: Path) -> None:

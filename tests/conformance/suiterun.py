@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,10 +62,12 @@ def plugin_pytest(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def conformance(target: str, tmp: Path, *args: str) -> SuiteRun:
+def conformance(target: str | Sequence[str], tmp: Path, *args: str) -> SuiteRun:
+    """The suite against `target`, or against several targets (a cluster's nodes)."""
     report = tmp / "report.json"
+    targets = [target] if isinstance(target, str) else list(target)
     done = jsonchat(
-        "conformance", target, "--json", str(report), "--transcripts", str(tmp / "tr"), *args
+        "conformance", *targets, "--json", str(report), "--transcripts", str(tmp / "tr"), *args
     )
     data = json.loads(report.read_text()) if report.exists() else {}
     return SuiteRun(done.returncode, done.stdout + done.stderr, data)
