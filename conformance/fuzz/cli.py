@@ -13,9 +13,11 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from conformance.kit.cluster import command_line, common, name
 from conformance.kit.exitcodes import TABLE, ExitStatus
 from conformance.kit.target import TargetError, parse_target
 from protocol import Profile, requirements
@@ -34,7 +36,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "and a transcript that `jsonchat replay` plays back. A target that dies is a finding, "
         f"and a cmd: target is restarted to shrink it. {TABLE[:1].upper()}{TABLE[1:]}.",
     )
-    parser.add_argument("target", help="tcp:HOST:PORT or cmd:'COMMAND {host} {port}'")
+    parser.add_argument(
+        "target",
+        nargs="+",
+        help="tcp:HOST:PORT or cmd:'COMMAND {host} {port}'; several: the nodes of one cluster, "
+        "over which each example's clients spread round-robin (one engine still predicts all)",
+    )
     parser.add_argument(
         "--profile",
         choices=["core", "full"],
@@ -67,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
     from conformance.fuzz.run import fuzz, wait_limit
 
     try:
-        lifeline = Lifeline(parse_target(args.target))
+        first, *more = [parse_target(text) for text in args.target]
+        lifeline = Lifeline(first, more=more)
     except TargetError as error:
         print(f"jsonchat fuzz: {error}", file=sys.stderr)
         return ExitStatus.USAGE
@@ -77,9 +85,9 @@ def run(args: argparse.Namespace) -> int:
         except (TargetError, TargetGone) as error:
             print(f"jsonchat fuzz: {error}", file=sys.stderr)
             return ExitStatus.UNREACHABLE
-        caps = probe(lifeline.address)
+        caps = common([probe(node.address) for node in lifeline.nodes])
         print(
-            f"fuzz: {args.target}  profile {args.profile}  "
+            f"fuzz: {' '.join(args.target)}  profile {args.profile}  "
             f"round trip {caps.timing.rtt * 1000:.2f} ms  timeout {wait_limit(caps):.2f} s  "
             f"seed {args.seed}\n{describe(caps)}",
             file=sys.stderr,
@@ -100,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
     if args.html is not None:
         from conformance.fuzz.html import write_html
 
-        write_html(result, args.target, args.profile, caps, args.seed, args.html)
+        shown = " ".join(args.target)
+        write_html(result, shown, args.profile, caps, args.seed, args.html)
     if result.failure:
         return ExitStatus.FAILED
     return ExitStatus.OK if result.record.steps else ExitStatus.NOTHING_RAN
@@ -138,7 +147,7 @@ def describe(caps: Capabilities) -> str:
     return "\n".join([line, *(f"probe: {note}" for note in caps.notes)])
 
 
-def report(result: FuzzResult, target: str, profile: Profile = "full") -> list[str]:
+def report(result: FuzzResult, target: str | Sequence[str], profile: Profile = "full") -> list[str]:
     record = result.record
     lines = [
         f"{record.steps} steps in {result.seconds:.1f} s ({result.steps_per_second:.0f}/s), "
@@ -164,6 +173,11 @@ def report(result: FuzzResult, target: str, profile: Profile = "full") -> list[s
         f"(at {failure.found_after:.1f} s):"
     )
     lines += [f"  {step}" for step in failure.program]
+    if len(result.targets) > 1:
+        from conformance.fuzz.run import placement
+
+        spread = placement(failure.transcript, len(result.targets))
+        lines.append("clients: " + ", ".join(f"{c} on {name(n)}" for c, n in spread.items()))
     lines += [f"  {problem}" for problem in failure.finding.problems]
     lines.append(f"requirements involved: {', '.join(failure.finding.requirements)}")
     death = failure.finding.death
@@ -171,7 +185,7 @@ def report(result: FuzzResult, target: str, profile: Profile = "full") -> list[s
         lines.append("what the target printed last:")
         lines += [f"  {line}" for line in death.output]
     for path in result.transcripts:
-        lines.append(f"replay: jsonchat replay {shlex.quote(str(path))} {shlex.quote(target)}")
+        lines.append(f"replay: jsonchat replay {shlex.quote(str(path))} {command_line(target)}")
     if len(result.transcripts) > 1:
         lines.append(
             "(the -history transcript holds all the traffic up to the first failure, "

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from conformance.fuzz.run import FuzzResult
+from conformance.kit.cluster import command_line
 from conformance.kit.page import badge, document, esc, probe_list, prose
 from conformance.kit.probe import Capabilities
 from conformance.kit.sequence import Mark, sequence_svg
@@ -119,7 +120,7 @@ def _finding(result: FuzzResult, target: str) -> str:
     if result.transcripts:
         out.append("<div class='label'>replay it</div>")
         commands = [
-            f"jsonchat replay {shlex.quote(str(path))} {shlex.quote(target)}"
+            f"jsonchat replay {shlex.quote(str(path))} {command_line(result.targets or target)}"
             for path in result.transcripts
         ]
         out.append(f"<pre>{esc(chr(10).join(commands))}</pre>")

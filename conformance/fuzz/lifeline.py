@@ -16,6 +16,10 @@ ROUTE-6): once it is back, a `select()` loop has read everything the fuzzer wrot
 that answers nothing to `connect` gives no other way to know that a frame was read on its own.
 Two round trips, not one: a loop that found both sockets readable may have answered the first
 round trip before it read the other socket, never the second.
+
+Against several targets (a cluster's nodes) each is a `Node` of its own: started, restarted and
+synced on its own (a round trip on one node says nothing of another's reads), and a death is
+that node's, named `#2`.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from conformance.kit import cluster
 from conformance.kit.messages import connect_doc, direct, is_echo
 from conformance.kit.probe import Capabilities
 from conformance.kit.shapes import is_error
@@ -60,6 +66,80 @@ class Death:
 
 
 class Lifeline:
+    """The fuzzer's hold on its target, or on every node of a cluster (`more`)."""
+
+    def __init__(
+        self,
+        spec: TargetSpec,
+        ready_timeout: float = READY_TIMEOUT_S,
+        more: Sequence[TargetSpec] = (),
+    ) -> None:
+        self.nodes = [Node(node, ready_timeout) for node in (spec, *more)]
+
+    @property
+    def spec(self) -> TargetSpec:
+        return self.nodes[0].spec
+
+    @property
+    def process(self) -> ServerProcess | None:
+        return self.nodes[0].process
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.nodes[0].address
+
+    def address_of(self, index: int) -> tuple[str, int]:
+        """Where the `index`-th client of an example (from 0) connects: round-robin."""
+        return self.nodes[cluster.place(index, len(self.nodes)) - 1].address
+
+    @property
+    def restarts(self) -> int:
+        return sum(node.restarts for node in self.nodes)
+
+    @property
+    def caps(self) -> Capabilities | None:
+        return self.nodes[0].caps
+
+    @caps.setter
+    def caps(self, caps: Capabilities | None) -> None:
+        for node in self.nodes:
+            node.caps = caps
+
+    @property
+    def timeout(self) -> float:
+        return self.nodes[0].timeout
+
+    @timeout.setter
+    def timeout(self, timeout: float) -> None:
+        for node in self.nodes:
+            node.timeout = timeout
+
+    def up(self) -> None:
+        for node in self.nodes:
+            node.up()
+
+    def death(self, wait: float) -> Death | None:
+        """How a target died, if one did: the first dead node's, named if there are several."""
+        for number, node in enumerate(self.nodes, 1):
+            death = node.death(wait)
+            if death is not None:
+                if len(self.nodes) == 1:
+                    return death
+                return Death(f"{cluster.name(number)} {death.description}", death.output)
+        return None
+
+    def sync(self) -> bool:
+        """Round trips on each node: every node has read what it was sent."""
+        return all([node.sync() for node in self.nodes])
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.close()
+
+
+class Node:
+    """One target: started if it is a command, restarted when it died, synced by a pacer."""
+
     def __init__(self, spec: TargetSpec, ready_timeout: float = READY_TIMEOUT_S) -> None:
         self.spec = spec
         self.ready_timeout = ready_timeout

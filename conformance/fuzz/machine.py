@@ -254,10 +254,14 @@ class ChatFuzzer(RuleBasedStateMachine):
         """A precondition would not do: an example whose clients all left could not go on."""
         if len(self.live) >= self.settings_.max_clients:
             return multiple()
-        label = f"c{len(self.oracle.expected) + 1}"
+        index = len(self.oracle.expected)  # clients go to a cluster's nodes round-robin
+        label = f"c{index + 1}"
         try:
             wire = WireClient(
-                self.settings_.address, label, self.settings_.timeout, self.transcript
+                self.settings_.lifeline.address_of(index),
+                label,
+                self.settings_.timeout,
+                self.transcript,
             )
         except OSError as error:
             problem = Problem(f"{label}: cannot connect: {error}", (SERVES_OTHERS,))

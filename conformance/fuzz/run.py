@@ -11,11 +11,16 @@ scaled from its round trip by the suite's rule (`Timing.from_rtt`), with a floor
 of 0.3: a correct run never waits it out (every wait ends when the predicted packets or a round
 trip's echo arrive), so only findings pay for it, each time Hypothesis replays one while shrinking,
 and a loaded machine can stall a correct target for a few hundred milliseconds.
+
+Against several targets (a cluster) the clients of each example go to them round-robin (`c1` to
+#1, `c2` to #2, ...), the oracle is still one engine (a cluster must behave as one server), and
+a finding's transcripts name the targets and each client's (`placement`), for `jsonchat replay`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 import threading
 import time
@@ -31,6 +36,7 @@ from hypothesis.stateful import get_state_machine_test
 from conformance.fuzz.lifeline import Death, Lifeline, TargetGone
 from conformance.fuzz.machine import ChatFuzzer, FuzzSettings
 from conformance.fuzz.record import SERVES_OTHERS, Failure, Finding, RunRecord, StopShrinking
+from conformance.kit import cluster
 from conformance.kit.probe import Capabilities, Timing
 from conformance.kit.statusline import StatusLine
 from conformance.kit.transcript import Transcript
@@ -56,6 +62,7 @@ class FuzzResult:
     transcripts: list[Path] = field(default_factory=list)
     restarts: int = 0  # of a cmd: target that died
     ended: str = ""  # why the search stopped early, if it did (a tcp: target that died)
+    targets: list[str] = field(default_factory=list)  # as given: several for a cluster
 
     @property
     def failure(self) -> Failure | None:
@@ -91,7 +98,7 @@ def fuzz(
         pause=max(0.002, caps.timing.pace),
     )
     ChatFuzzer.run = record = RunRecord(shrink_seconds=shrink_seconds)
-    result = FuzzResult(record)
+    result = FuzzResult(record, targets=[node.spec.text for node in lifeline.nodes])
     with _live_progress(result, seconds, out) as live:
         _search(result, lifeline, seconds, seed_value, clients, out, live)
     if live:  # the last state of the live line, kept on the screen
@@ -153,6 +160,7 @@ def _write_transcripts(result: FuzzResult, transcript_dir: Path, seed_value: int
                 transcript_dir,
                 f"fuzz-seed{seed_value}.jsonl",
                 seed_value,
+                result.targets,
             )
         )
     if record.history_to_first is not None:
@@ -163,6 +171,7 @@ def _write_transcripts(result: FuzzResult, transcript_dir: Path, seed_value: int
                 transcript_dir,
                 f"fuzz-seed{seed_value}-history.jsonl",
                 seed_value,
+                result.targets,
             )
         )
     return result
@@ -224,8 +233,25 @@ def _progress(result: FuzzResult, clients: int) -> str:
     )
 
 
+def placement(transcript: Transcript, count: int) -> dict[str, int]:
+    """The target number of each client of a transcript: `c3` (or `e5.c3` in the history, the
+    third client of its example) was opened third, so it went where the third goes."""
+    labels = dict.fromkeys(record.client for record in transcript.records)
+    numbers = {label: re.search(r"(?:^|\.)c(\d+)$", label) for label in labels}
+    return {
+        label: cluster.place(int(found.group(1)) - 1, count)
+        for label, found in numbers.items()
+        if found is not None
+    }
+
+
 def _write(
-    transcript: Transcript, failure: Failure, directory: Path, name: str, seed_value: int
+    transcript: Transcript,
+    failure: Failure,
+    directory: Path,
+    name: str,
+    seed_value: int,
+    targets: list[str] | None = None,
 ) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / name
@@ -238,5 +264,8 @@ def _write(
     }
     if failure.finding.death is not None:
         header["server_output"] = list(failure.finding.death.output)
+    if targets is not None and len(targets) > 1:
+        header["targets"] = list(targets)
+        header["placement"] = placement(transcript, len(targets))
     transcript.write(path, header)
     return path

@@ -17,12 +17,13 @@ cases rely on holds on every node (a cluster whose nodes differ is judged by the
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from conformance.kit.probe import Capabilities
 
-__all__ = ["Spreader", "common", "name", "place", "placement_of"]
+__all__ = ["Spreader", "command_line", "common", "name", "place", "placement_of"]
 
 
 def place(index: int, count: int) -> int:
@@ -33,6 +34,13 @@ def place(index: int, count: int) -> int:
 def name(number: int) -> str:
     """How reports name a target: `#2`."""
     return f"#{number}"
+
+
+def command_line(targets: str | Sequence[str]) -> str:
+    """The target, or a cluster's targets in order, quoted as a shell command line takes them
+    (for the replay commands the reports print)."""
+    texts = [targets] if isinstance(targets, str) else list(targets)
+    return " ".join(shlex.quote(text) for text in texts)
 
 
 class Spreader:
