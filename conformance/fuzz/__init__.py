@@ -5,6 +5,8 @@ Hypothesis draws programs of protocol actions (and of misbehaviour: junk, invali
 frames split anywhere, hang-ups); a difference from the engine, or a death of the server, is a
 finding, shrunk to a short program with a transcript that `jsonchat replay` plays back. Nothing
 is imported when the package is loaded: `jsonchat` imports Hypothesis only for `fuzz` itself.
+Several targets are one server, a cluster: each example's clients spread over them round-robin,
+and the one engine judges them all.
 
 - `machine.py`: the Hypothesis state machine: its rules are the clients' actions.
 - `oracle.py`: the engine, fed what the target is fed, saying what each client must get (the one

@@ -11,6 +11,8 @@ benchmarks all drive servers with.
   stopped as people stop servers, read through /proc), `started`, and the run's `Target`
   (`tcp:` or `cmd:`, restarted when it dies); `still_accepts` checks a `tcp:` target without
   hanging up on it.
+- `cluster.py`: several targets as one server: clients spread round-robin (`Spreader`, each
+  client's placement kept for replay), and what every target's probe found (`common`).
 - `procstat.py`: what /proc says about a process: memory, descriptors, CPU, listening sockets.
 - `exitcodes.py`: the one table of exit statuses of `conformance`, `fuzz` and `replay`.
 - `load/`: many clients in mixed traffic, every delivery accounted for (robustness tests, soak).

@@ -5,7 +5,8 @@ It is pytest underneath: a plugin selects the cases of `conformance/cases/`, sta
 the target, gives every case a `chat` fixture, judges each failure by the level of the rule it
 broke, and reports per requirement. This package imports nothing when it is loaded: the plugin is
 loaded in every pytest run of an environment that has jsonchat installed, and must cost nothing
-there until it is asked to run.
+there until it is asked to run. Several targets (`--jsonchat-target` once per node) are one
+server, a cluster: each case spreads its clients over them round-robin (`conformance.kit.cluster`).
 
 - `plugin.py`: the pytest plugin (entry point `jsonchat`): inert until `--jsonchat-target`.
 - `session.py`: the run as pytest sees it: selection, the probe, judging, the report.
