@@ -10,6 +10,7 @@ marked, and the replay command; then the table of requirements, filterable by ve
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections import Counter
@@ -283,8 +284,13 @@ def _diagram(result: CaseResult, who: str | None, number: int) -> str:
     if not transcript.records:
         return ""
     reason = result.reason.splitlines()[0] if result.reason else result.verdict
+    records = transcript.records
+    if result.placement:  # a cluster: each lane says its client's target
+        lane = {label: f"{label} on #{n}" for label, n in result.placement.items()}
+        records = [dataclasses.replace(r, client=lane.get(r.client, r.client)) for r in records]
+        who = lane.get(who, who) if who is not None else None
     mark = Mark(f"{result.broken}: {reason}" if result.broken else reason, None, who)
-    svg = sequence_svg(transcript.records, mark, title=result.nodeid, ident=f"c{number}-")
+    svg = sequence_svg(records, mark, title=result.nodeid, ident=f"c{number}-")
     return f'<div class="label">the exchange</div><div class="diagram">{svg}</div>'
 
 
