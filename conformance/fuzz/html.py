@@ -13,7 +13,7 @@ import shlex
 import time
 from pathlib import Path
 
-from conformance.fuzz.run import FuzzResult
+from conformance.fuzz.run import FuzzResult, placement
 from conformance.kit.cluster import command_line
 from conformance.kit.page import badge, document, esc, probe_list, prose
 from conformance.kit.probe import Capabilities
@@ -40,7 +40,7 @@ def render(result: FuzzResult, target: str, profile: Profile, caps: Capabilities
     )
     header = (
         '<header class="top"><h1>jsonchat fuzz report</h1><div class="meta">'
-        f"<span>target <code>{esc(target)}</code></span>"
+        f"<span>{_targets(result, target)}</span>"
         f"<span>profile <b>{esc(profile)}</b></span><span>seed {seed}</span>"
         f"<span>{esc(time.strftime('%Y-%m-%d %H:%M'))}</span></div>{outcome}</header>"
     )
@@ -76,6 +76,14 @@ def render(result: FuzzResult, target: str, profile: Profile, caps: Capabilities
     return document(f"jsonchat fuzz: {target}", body)
 
 
+def _targets(result: FuzzResult, target: str) -> str:
+    """`target <code>...</code>`, or a cluster's targets numbered as the finding names them."""
+    if len(result.targets) < 2:
+        return f"target <code>{esc(target)}</code>"
+    numbered = ", ".join(f"#{n} {text}" for n, text in enumerate(result.targets, 1))
+    return f"targets <code>{esc(numbered)}</code> (clients spread round-robin)"
+
+
 def _finding(result: FuzzResult, target: str) -> str:
     failure = result.failure
     if failure is None:
@@ -104,6 +112,11 @@ def _finding(result: FuzzResult, target: str) -> str:
     )
     out.append("<div class='label'>the program</div>")
     out.append(f"<pre>{esc(chr(10).join(failure.program))}</pre>")
+    spread = placement(failure.transcript, len(result.targets)) if len(result.targets) > 1 else {}
+    if spread:
+        said = ", ".join(f"{client} on #{number}" for client, number in spread.items())
+        out.append("<div class='label'>which target each client was on</div>")
+        out.append(f"<div class='mono'>{esc(said)}</div>")
     death = finding.death
     if death is not None and death.output:
         out.append("<div class='label'>what the server printed last</div>")

@@ -43,11 +43,15 @@ def test_independent_servers_give_a_finding_that_replays_on_two_targets(tmp_path
         "3",
         "--transcripts",
         str(tmp_path),
+        "--html",
+        str(tmp_path / "finding.html"),
     )
     assert done.returncode == ExitStatus.FAILED, done.stdout + done.stderr
     assert "FINDING" in done.stdout
     clients = next(line for line in done.stdout.splitlines() if line.startswith("clients: "))
     assert "c1 on #1" in clients and "c2 on #2" in clients
+    page = (tmp_path / "finding.html").read_text("utf-8")
+    assert "targets <code>#1 " in page and clients.removeprefix("clients: ") in page
     transcript = tmp_path / "fuzz-seed3.jsonl"
     header = json.loads(transcript.read_text("utf-8").splitlines()[0])
     assert header["targets"] == [REFERENCE, REFERENCE]
