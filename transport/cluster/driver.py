@@ -158,6 +158,21 @@ class RedisDriver:
         self._resync = False  # nothing was lost yet
         self._state_lost = False
 
+    def stop(self) -> None:
+        """At shutdown: give up the lease, so that this node's names and room memberships are
+        free at once (a dead node's count for nothing), and write what is queued, within the
+        connect timeout (the server is stopping: it may wait that long, no more)."""
+        cmd = self._cmd
+        if cmd is None:
+            return
+        self._send_now(pack("DEL", b"jc:node:" + self._me))
+        try:
+            cmd.resp.sock.settimeout(self._connect_timeout)
+            cmd.resp.sock.sendall(cmd.resp.out)
+            cmd.resp.out.clear()
+        except OSError as error:
+            log.warning("Redis not told of the shutdown", extra={"error": str(error)})
+
     def close(self) -> None:
         for endpoint in (self._cmd, self._sub):
             if endpoint is not None:
