@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 import protocol
 from engine.engine import Engine, EngineConfig
@@ -43,6 +43,7 @@ from engine.events import (
 from transport.connection import Connection
 
 if TYPE_CHECKING:  # the cluster's code is imported only when a Redis is given
+    from engine.cluster import ClusterEngine
     from transport.cluster import RedisDriver
 
 log = logging.getLogger("jsonchat.server")
@@ -85,7 +86,7 @@ class ChatServer:
         self.config = config = config or ServerConfig()
         self._broker: RedisDriver | None = None
         self.node_id: str | None = None  # this node's id in a cluster
-        self.engine = (
+        self.engine: Engine | ClusterEngine = (
             Engine(config.engine_config()) if config.redis is None else _cluster_engine(config)
         )
         limit = self.engine.config.limit
@@ -228,14 +229,14 @@ class ChatServer:
         design's "Order of writes": what a client sees is on its way to Redis already)."""
         if now >= broker.next_deadline():
             broker.on_timer(now)
-        engine = self.engine
+        engine = cast("ClusterEngine", self.engine)  # a driver runs with a ClusterEngine only
         while True:
             broker.flush()
             events = broker.take_events()
             if not events:
                 return
             for event in events:
-                self._apply(engine.handle(event))  # type: ignore[arg-type]
+                self._apply(engine.handle(event))
 
     def _accept(self) -> None:
         now = time.monotonic()
@@ -424,7 +425,7 @@ class ChatServer:
         self._selector.close()
 
 
-def _cluster_engine(config: ServerConfig) -> Engine:
+def _cluster_engine(config: ServerConfig) -> ClusterEngine:
     from engine.cluster import ClusterEngine
 
     return ClusterEngine(config.engine_config())

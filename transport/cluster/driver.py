@@ -252,17 +252,11 @@ class RedisDriver:
             if output.name is not None:
                 self._names.add(output.name)
             self._rooms.update(rooms)
-            entries = sorted(
-                (int(flat[i]), flat[i + 1]) for i in range(0, len(flat), 2)
-            )  # merged across rooms in the broker's order, oldest first
-            self._events.append(
-                Registered(
-                    output.conn,
-                    True,
-                    tuple(zip(rooms, (int(s) for s in sequences), strict=True)),
-                    tuple(entries[len(entries) - want :] if want else ()),
-                )
-            )
+            # each room's last `want` (the script's COUNT), merged in the broker's order, oldest
+            # first; the engine keeps the last history_on_connect of them
+            entries = sorted((int(flat[i]), flat[i + 1]) for i in range(0, len(flat), 2))
+            pairs = tuple(zip(rooms, (int(s) for s in sequences), strict=True))
+            self._events.append(Registered(output.conn, True, pairs, tuple(entries)))
 
         self._call(scripts.REGISTER, args, registered, output.conn, channels)
 
