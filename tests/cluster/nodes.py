@@ -36,7 +36,7 @@ def node_process(redis_url: str, node_id: str, *options: str) -> ServerProcess:
 
 def receive(client: WireClient, count: int, timeout: float = 10.0) -> list[Any]:
     """The next `count` values `client` receives (fails when they do not come in time)."""
-    values = []
+    values: list[Any] = []
     for _ in range(count):
         value = client.recv_value(timeout=timeout)
         assert value is not None, f"{client.label} got {len(values)} of {count}: {values[-3:]}"

@@ -3,6 +3,7 @@ Redis, `ChatServer` threads (processes where a process is the point, test_failur
 
 from __future__ import annotations
 
+from conformance.kit.wire import WireClient
 from tests.cluster.nodes import node, receive, texts
 from tests.cluster.redis_server import RedisServer
 from tests.transport.netutil import connect, say, settle
@@ -26,8 +27,6 @@ def test_room_direct_all_and_history_across_nodes(redis_server: RedisServer) -> 
 
 
 def connect_history(address: tuple[str, int], name: str, *rooms: str) -> list[dict[str, str]]:
-    from conformance.kit.wire import WireClient
-
     client = WireClient(address, label=name, timeout=5.0)
     client.send({"action": "connect", "user_name": name, "targets": list(rooms)})
     reply = client.recv_value()
@@ -40,9 +39,7 @@ def connect_history(address: tuple[str, int], name: str, *rooms: str) -> list[di
 def test_a_name_held_on_one_node_is_refused_on_the_other(redis_server: RedisServer) -> None:
     with node(redis_server.url, "a") as a, node(redis_server.url, "b") as b:
         alice = connect(a.address, "@alice")
-        from conformance.kit.wire import WireClient
-
-        other = WireClient(b.address, label="other", timeout=5.0)
+            other = WireClient(b.address, label="other", timeout=5.0)
         other.send({"action": "connect", "user_name": "@alice", "targets": []})
         reply = other.recv_value()
         assert reply is not None and reply["status"] == "error", reply  # CONNECT-3
