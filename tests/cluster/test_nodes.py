@@ -39,7 +39,7 @@ def connect_history(address: tuple[str, int], name: str, *rooms: str) -> list[di
 def test_a_name_held_on_one_node_is_refused_on_the_other(redis_server: RedisServer) -> None:
     with node(redis_server.url, "a") as a, node(redis_server.url, "b") as b:
         alice = connect(a.address, "@alice")
-            other = WireClient(b.address, label="other", timeout=5.0)
+        other = WireClient(b.address, label="other", timeout=5.0)
         other.send({"action": "connect", "user_name": "@alice", "targets": []})
         reply = other.recv_value()
         assert reply is not None and reply["status"] == "error", reply  # CONNECT-3
