@@ -191,7 +191,7 @@ def test_redis_restarted_unavailable_then_resynchronised(redis_server: RedisServ
             "status": "chat",
             "history": [{"target": "#r", "from": "@alice", "message": "back"}],
         }
-        assert a.alive and b.alive
+        assert a.alive() and b.alive()
     finally:
         a.close()
         b.close()
