@@ -117,3 +117,22 @@ def test_redis_restart_fails_pending_then_reports_state_lost(
     pump.send("a", Resume(("@a",), ("#all", "#r")))
     pump.until(lambda: bool(pump.of("a", Resumed)))
     assert redis_server.call("GET", "jc:name:@a") == b"a"
+
+
+def test_a_gap_older_than_the_stream_is_said_lost(redis_server: RedisServer) -> None:
+    """channels_redis#181's lesson: what cannot be delivered is counted and logged, not dropped
+    in silence. A Fetch after messages the capped stream no longer holds gets what is left."""
+    pump = Pump(redis_server.url, room_stream_length=20)
+    try:
+        pump.node("a")
+        pump.send("a", Register(1, "@a", ("#all", "#r"), (), 0))
+        pump.until(lambda: bool(pump.of("a", Registered)))
+        pump.send("a", *(Publish(1, "#r", entry(str(i))) for i in range(300)))
+        pump.until(lambda: len(pump.of("a", Published)) == 300)
+        pump.send("a", Fetch("#r", 0))
+        pump.until(lambda: bool(pump.of("a", Fetched)))
+        kept = pump.of("a", Fetched)[0].messages
+        assert 20 <= len(kept) < 300 and kept[-1].sequence == 300
+        assert pump.drivers["a"].counters.trimmed == 300 - len(kept)
+    finally:
+        pump.close()
