@@ -136,3 +136,16 @@ def test_a_gap_older_than_the_stream_is_said_lost(redis_server: RedisServer) -> 
         assert pump.drivers["a"].counters.trimmed == 300 - len(kept)
     finally:
         pump.close()
+
+
+def test_the_database_of_the_url_holds_the_keys(redis_server: RedisServer) -> None:
+    pump = Pump(redis_server.url + "/3")
+    try:
+        pump.node("a")
+        pump.send("a", Register(1, "@a", ("#all",), (), 0))
+        pump.until(lambda: bool(pump.of("a", Registered)))
+        assert pump.of("a", Registered)[0].granted
+        assert redis_server.call("EXISTS", "jc:name:@a") == 0  # not in database 0
+        assert redis_server.call("INFO", "keyspace").decode().count("db3:") == 1
+    finally:
+        pump.close()

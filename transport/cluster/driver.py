@@ -425,6 +425,8 @@ class RedisDriver:
         resp = RespConnection(self.config.address, self._connect_timeout, "command")
         self._cmd = endpoint = _Endpoint(self, resp)
         self._selector.register(resp.sock, _READ, endpoint)
+        if self.config.address.db:  # keys only: pub/sub channels are the same in every database
+            self._send_now(pack("SELECT", self.config.address.db))
         self._load_scripts()
         self._send_now(self._lease_command())
         self._renew_at = time.monotonic() + self._renew_s

@@ -39,8 +39,6 @@ class RespConnection:
         self.reader = hiredis.Reader()
         self.out = bytearray()
         self.eof = False  # Redis closed it: the replies read before still count
-        if address.db:
-            self.send(pack("SELECT", address.db))
 
     def send(self, command: bytes) -> None:
         self.out += command
