@@ -114,10 +114,11 @@ class _Connect:
 
 
 class _Direct:
-    __slots__ = ("errors",)
+    __slots__ = ("errors", "outcome")
 
-    def __init__(self, errors: int) -> None:
+    def __init__(self, errors: int, outcome: Outcome) -> None:
         self.errors = errors
+        self.outcome = outcome
 
 
 class _Post:
@@ -281,13 +282,14 @@ class _Node(Engine):
         if target[0] == "@":
             delivery = codec.encode_delivery(entry)
             recipient = self._names.get(target)
-            if recipient is not None:  # held on this node: delivered at once
-                self._count(
-                    Outcome.SELF_MESSAGE if recipient is session else Outcome.DIRECT_MESSAGE
-                )
+            outcome = Outcome.SELF_MESSAGE if recipient is session else Outcome.DIRECT_MESSAGE
+            # Held on this node: delivered at once, unless the sender's room messages are still
+            # on their way through the broker; then it goes that way too, to stay behind them.
+            if recipient is not None and session.conn not in self._outstanding:
+                self._count(outcome)
                 self._out.append(Send((recipient.conn,), delivery))  # ROUTE-5, ROUTE-6, ROUTE-11
                 return
-            request = _Direct(session.errors_in_row)
+            request = _Direct(session.errors_in_row, outcome)
             self._send_request(session, request, SendDirect(session.conn, target, delivery))
             return
         joining = target != ALL and target not in session.rooms
@@ -458,7 +460,7 @@ class _Node(Engine):
             return
         session = self.sessions[event.conn]
         if event.delivered:
-            self._count(Outcome.DIRECT_MESSAGE)  # ROUTE-5
+            self._count(request.outcome)  # ROUTE-5, ROUTE-6
         else:  # ROUTE-7: no node holds the name
             session.errors_in_row = request.errors
             self._reject(session, ErrorCode.TARGET_NOT_CONNECTED, Outcome.TARGET_NOT_CONNECTED)
