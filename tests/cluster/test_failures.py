@@ -195,3 +195,31 @@ def test_redis_restarted_unavailable_then_resynchronised(redis_server: RedisServ
     finally:
         a.close()
         b.close()
+
+
+def test_a_stopped_redis_is_taken_for_lost_after_the_reply_timeout(
+    redis_server: RedisServer,
+) -> None:
+    """Redis stopped (SIGSTOP), not dead: the connection stays open and nothing answers. After
+    `broker_reply_timeout_ms` the node takes it for lost: the waiting sender gets `unavailable`
+    (its message may still be published once Redis runs again: at-most-once, CLUSTER.md), and
+    once Redis runs again the node reconnects and serves across nodes as before."""
+    limits = {"broker_reply_timeout_ms": 1000}
+    with node(redis_server.url, "a", **limits) as a, node(redis_server.url, "b", **limits) as b:
+        alice = connect(a.address, "@alice", "#r")
+        bob = connect(b.address, "@bob", "#r")
+        assert redis_server.process is not None
+        redis_server.process.send_signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            say(alice, "#r", "to a sleeping Redis")
+            assert alice.recv_value(timeout=10) == UNAVAILABLE
+            waited = time.monotonic() - started
+            assert 0.9 < waited < 5, waited
+        finally:
+            redis_server.process.send_signal(signal.SIGCONT)
+        assert wait_until(lambda: subscribers(redis_server, "#r") == 2, 15, 0.1)
+        assert wait_until(lambda: a._broker is not None and a._broker.connected, 15, 0.1)
+        say(alice, "#r", "awake")
+        got = texts(bob.recv_until(lambda v: v["history"][-1]["message"] == "awake", 10))
+        assert got[-1] == "awake"

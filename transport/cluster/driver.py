@@ -85,6 +85,7 @@ class _Request:
     handler: Handler
     conn: ConnId | None = None
     channels: frozenset[bytes] = frozenset()  # subscriptions it must wait for
+    sent_at: float = 0.0  # when it was queued on the command connection
 
 
 @dataclass
@@ -121,6 +122,7 @@ class RedisDriver:
         self._renew_s = config.seconds("lease_renew_ms")
         self._stream_length = max(config.limits["room_stream_length"], config.history_per_room)
         self._connect_timeout = config.seconds("broker_connect_timeout_ms")
+        self._reply_timeout = config.seconds("broker_reply_timeout_ms")
         self._backoff_min = config.seconds("broker_backoff_min_ms")
         self._backoff_max = config.seconds("broker_backoff_max_ms")
         self._cmd: _Endpoint | None = None
@@ -193,9 +195,14 @@ class RedisDriver:
         due = self._renew_at
         if not self.connected:
             due = min(due, self._retry_at)
+        if self._pending:
+            due = min(due, self._pending[0].sent_at + self._reply_timeout)
         return due
 
     def on_timer(self, now: float) -> None:
+        pending, cmd = self._pending, self._cmd
+        if pending and cmd is not None and now - pending[0].sent_at > self._reply_timeout:
+            self._lost(cmd, f"no reply in {self._reply_timeout:g} s")
         if not self.connected and now >= self._retry_at:
             self._reconnect(now)
         if now >= self._renew_at and self._cmd is not None:
@@ -374,6 +381,7 @@ class RedisDriver:
             self._held.append(request)
             return
         self._cmd.resp.send(request.command)
+        request.sent_at = time.monotonic()
         self._pending.append(request)
 
     def _send_now(self, command: bytes, handler: Handler = lambda reply: None) -> None:
@@ -381,13 +389,15 @@ class RedisDriver:
         so it does not wait behind requests held for a subscription."""
         if self._cmd is not None:
             self._cmd.resp.send(command)
-            self._pending.append(_Request(command, handler))
+            self._pending.append(_Request(command, handler, sent_at=time.monotonic()))
 
     def _release_held(self) -> None:
         held, cmd = self._held, self._cmd
+        now = time.monotonic()
         while held and cmd is not None and held[0].channels <= self._confirmed:
             request = held.popleft()
             cmd.resp.send(request.command)
+            request.sent_at = now
             self._pending.append(request)
 
     def _fail(self, request: _Request) -> None:
