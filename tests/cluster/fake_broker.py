@@ -26,6 +26,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import orjson
+
 from engine.cluster import ClusterEngine
 from engine.events import (
     BrokerFailed,
@@ -71,6 +73,12 @@ class StreamEntry:
     origin_node: str
     origin_conn: ConnId
     entry: bytes
+
+    @property
+    def entry_doc(self) -> dict[str, str]:
+        """The entry decoded: `{"target", "from", "message"}`."""
+        doc: dict[str, str] = orjson.loads(self.entry)
+        return doc
 
 
 @dataclass
