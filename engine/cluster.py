@@ -449,9 +449,11 @@ class _Node(Engine):
         for message in got:  # from the oldest the broker still holds: older ones are lost
             state.buffer.pop(message.sequence, None)
             self._deliver(state, message)
-        if state.buffer and not got:  # nothing more to be had: go on past the loss
+        if not got:  # nothing more to be had: go on past the loss
             for sequence in sorted(state.buffer):
-                self._deliver(state, state.buffer.pop(sequence))
+                message = state.buffer.pop(sequence)
+                if sequence > state.last:
+                    self._deliver(state, message)
         self._drain(state)
 
     def on_direct_sent(self, event: DirectSent) -> None:

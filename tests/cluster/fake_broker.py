@@ -26,6 +26,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import orjson
+
 from engine.cluster import ClusterEngine
 from engine.events import (
     BrokerFailed,
@@ -55,6 +57,13 @@ from protocol import ALL_ROOM
 ALL = ALL_ROOM
 
 
+def _conn_of(event: ClusterEvent) -> ConnId | None:
+    """The session whose request `event` answers, if any."""
+    if isinstance(event, Registered | Published | DirectSent):
+        return event.conn
+    return None
+
+
 @dataclass(frozen=True)
 class StreamEntry:
     """One entry of `jc:stream:{room}` (the XADD fields)."""
@@ -64,6 +73,12 @@ class StreamEntry:
     origin_node: str
     origin_conn: ConnId
     entry: bytes
+
+    @property
+    def entry_doc(self) -> dict[str, str]:
+        """The entry decoded: `{"target", "from", "message"}`."""
+        doc: dict[str, str] = orjson.loads(self.entry)
+        return doc
 
 
 @dataclass
@@ -163,8 +178,12 @@ class FakeBroker:
 
     def fail_commands(self, node: BrokerNode, down: bool = True) -> None:
         """The command connection is down (True) or back (False): requests sent while it is down
-        are answered `BrokerFailed` (if a session's) or lost."""
+        are answered `BrokerFailed` (if a session's) or lost. Once it is back the engine hears
+        `BrokerReconnected`, as after a lost pub/sub connection, so that a `Fetch` lost with it
+        is asked again."""
         node.commands_up = not down
+        if not down:
+            node.replies.append(BrokerReconnected(state_lost=False))
 
     def kill(self, node: BrokerNode) -> None:
         """SIGKILL: the node stops; its liveness key expires, so its names are free."""
@@ -174,13 +193,16 @@ class FakeBroker:
         self.alive.discard(node.id)
 
     def restart(self) -> None:
-        """The broker restarts without its data; every running node reconnects and is told."""
+        """The broker restarts without its data; every running node reconnects and is told.
+
+        Answers not yet read are lost with the connection: a session's request gets
+        `BrokerFailed` instead."""
         self._forget()
         for node in self.nodes.values():
             if node.running:
-                node.replies.clear()
+                failed = [BrokerFailed(c) for r in node.replies if (c := _conn_of(r)) is not None]
+                node.replies = deque([*failed, BrokerReconnected(state_lost=True)])
                 node.deliveries.clear()
-                node.replies.append(BrokerReconnected(state_lost=True))
 
     # -- the scripts --------------------------------------------------------------------------
 

@@ -464,3 +464,17 @@ def test_registered_for_a_session_that_has_gone_is_ignored() -> None:
     cluster = Cluster(1)
     node = cluster.nodes[0]
     assert node.engine.handle(Registered(99, True, (("#r", 0),))) == []
+
+
+@requirement("ERROR-3", "CONNECT-1")
+def test_a_connect_whose_answer_a_broker_restart_lost_is_unavailable() -> None:
+    cluster = Cluster(2)
+    ann = cluster.client(0, settle=False)
+    ann.connect("@ann", "#r")
+    cluster.broker.restart()
+    cluster.settle()
+    assert ann.take() == [UNAVAILABLE]
+    ann.connect("@ann", "#r")
+    cluster.settle()
+    assert ann.take() == [history()]
+    assert cluster.broker.names == {"@ann": "n1"}
