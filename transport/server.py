@@ -214,6 +214,8 @@ class ChatServer:
             self._accept()
         elif isinstance(conn, Connection):
             if mask & selectors.EVENT_WRITE:
+                if self._broker is not None:
+                    self._broker.flush()  # "Order of writes" holds for a backlog's rest too
                 self._flush(conn)
             if mask & selectors.EVENT_READ and conn.id in self._conns:
                 self._read(conn)
