@@ -21,6 +21,7 @@ import signal
 import time
 
 import protocol
+from conformance.kit import procstat
 from conformance.kit.target import wait_until
 from conformance.kit.wire import WireClient
 from tests.cluster.nodes import node, node_process, receive, texts
@@ -224,3 +225,21 @@ def test_a_stopped_redis_is_taken_for_lost_after_the_reply_timeout(
         say(alice, "#r", "awake")
         got = texts(bob.recv_until(lambda v: v["history"][-1]["message"] == "awake", 10))
         assert got[-1] == "awake"
+
+
+def test_a_node_waits_quietly_while_redis_is_down(redis_server: RedisServer) -> None:
+    """While Redis is away the node only tries again now and then (with its backoff): its loop
+    does not spin, so its clients are served as fast as before."""
+    a = node_process(redis_server.url, "a")
+    try:
+        alice = connect(a.address, "@alice")
+        redis_server.kill()
+        time.sleep(0.5)  # the loss is noticed
+        before = procstat.cpu_seconds(a.pid)
+        time.sleep(3.0)
+        spent = procstat.cpu_seconds(a.pid) - before
+        assert spent < 0.5, f"{spent:.2f} s of CPU in 3 s without Redis"
+        say(alice, "@alice", "still here")  # held on this node: no Redis needed
+        assert texts(receive(alice, 1)) == ["still here"]
+    finally:
+        a.close()

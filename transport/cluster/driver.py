@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import secrets
 import selectors
 import time
@@ -192,7 +193,9 @@ class RedisDriver:
         return events
 
     def next_deadline(self) -> float:
-        due = self._renew_at
+        # the lease is renewed on the command connection: without one, nothing is due for it
+        # (a due time in the past would make the server's loop spin for the whole outage)
+        due = self._renew_at if self._cmd is not None else math.inf
         if not self.connected:
             due = min(due, self._retry_at)
         if self._pending:
