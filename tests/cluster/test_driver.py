@@ -149,3 +149,24 @@ def test_the_database_of_the_url_holds_the_keys(redis_server: RedisServer) -> No
         assert redis_server.call("INFO", "keyspace").decode().count("db3:") == 1
     finally:
         pump.close()
+
+
+def test_a_refused_connect_keeps_the_rooms_another_connect_is_joining(
+    redis_server: RedisServer,
+) -> None:
+    """Two connects for one room on their way at once, the first refused (its name is taken):
+    the second still gets the room's messages (the channel stays subscribed)."""
+    pump = Pump(redis_server.url)
+    try:
+        pump.node("a"), pump.node("b")
+        pump.send("b", Register(9, "@taken", ("#all",), (), 0))
+        pump.until(lambda: bool(pump.of("b", Registered)))
+        pump.send("a", Register(1, "@taken", ("#all", "#r"), (), 0))
+        pump.send("a", Register(2, "@free", ("#all", "#r"), (), 0))
+        pump.until(lambda: len(pump.of("a", Registered)) == 2)
+        assert [r.granted for r in pump.of("a", Registered)] == [False, True]
+        pump.send("b", Publish(9, "#r", entry("for @free"), joined=True))
+        pump.until(lambda: bool(pump.of("a", RoomMessage)), seconds=3)
+        assert pump.of("a", RoomMessage)[0].entry == entry("for @free")
+    finally:
+        pump.close()

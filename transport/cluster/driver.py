@@ -255,7 +255,7 @@ class RedisDriver:
             granted, sequences, flat = reply
             if not granted:
                 for room in rooms:
-                    if room not in self._rooms:
+                    if room not in self._rooms and not self._needed(room):
                         self._unwant(room)  # nothing joined: no messages wanted
                 self._events.append(Registered(output.conn, False))
                 return
@@ -416,6 +416,11 @@ class RedisDriver:
             if self._sub is not None:
                 self._sub.resp.send(pack("SUBSCRIBE", channel))
         return channel
+
+    def _needed(self, room: str) -> bool:
+        """Whether a request on its way needs the room's channel (another session's connect)."""
+        channel = payloads.room_channel(room)
+        return any(channel in r.channels for r in (*self._pending, *self._held))
 
     def _unwant(self, room: str) -> None:
         channel = payloads.room_channel(room)
