@@ -170,3 +170,18 @@ def test_a_refused_connect_keeps_the_rooms_another_connect_is_joining(
         assert pump.of("a", RoomMessage)[0].entry == entry("for @free")
     finally:
         pump.close()
+
+
+def test_a_foreign_publication_on_a_room_channel_is_dropped(
+    pump: Pump, redis_server: RedisServer
+) -> None:
+    """Something else than a node publishing on a jsonchat channel is logged and dropped: the
+    node goes on (a server loop must not die of one bad message from Redis)."""
+    pump.node("a")
+    pump.send("a", Register(1, "@a", ("#all", "#r"), (), 0))
+    pump.until(lambda: bool(pump.of("a", Registered)))
+    redis_server.call("PUBLISH", "jc:room:#r", "garbage")
+    redis_server.call("PUBLISH", "jc:node:a", "also garbage")
+    pump.send("a", Publish(1, "#r", entry("after the garbage")))
+    pump.until(lambda: bool(pump.of("a", RoomMessage)))
+    assert [m.entry for m in pump.of("a", RoomMessage)] == [entry("after the garbage")]

@@ -560,6 +560,9 @@ class RedisDriver:
     def _on_replies(self, replies: list[Reply]) -> None:
         pending = self._pending
         for reply in replies:
+            if not pending:  # cannot happen unless Redis and the driver disagree: say so
+                log.error("a reply from Redis to no request", extra={"reply": repr(reply)[:200]})
+                continue
             request = pending.popleft()
             if isinstance(reply, hiredis.ReplyError) and not str(reply).startswith("NOSCRIPT"):
                 log.error("Redis refused a command", extra={"error": str(reply)})
@@ -572,16 +575,22 @@ class RedisDriver:
         rooms_of = self._rooms_of
         subscribed = False
         for reply in replies:
+            if not isinstance(reply, list) or len(reply) < 3:
+                log.error("Redis refused a subscription", extra={"reply": repr(reply)[:200]})
+                continue
             kind = reply[0]
             if kind == b"message":
                 channel = reply[1]
                 if channel not in confirmed:
                     continue  # left meanwhile (an UNSUBSCRIBE on its way)
                 room = rooms_of.get(channel)
-                if room is not None:
-                    events.append(payloads.room_message(room, reply[2], me))
-                else:
-                    events.append(payloads.direct_message(reply[2]))
+                try:
+                    if room is not None:
+                        events.append(payloads.room_message(room, reply[2], me))
+                    else:
+                        events.append(payloads.direct_message(reply[2]))
+                except (ValueError, UnicodeDecodeError):  # published by something else than a node
+                    log.warning("not a jsonchat message", extra={"channel": channel})
             elif kind == b"subscribe":
                 if reply[1] in self._wanted:
                     confirmed.add(reply[1])
