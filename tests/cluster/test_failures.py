@@ -243,3 +243,21 @@ def test_a_node_waits_quietly_while_redis_is_down(redis_server: RedisServer) -> 
         assert texts(receive(alice, 1)) == ["still here"]
     finally:
         a.close()
+
+
+def test_a_node_stopped_cleanly_frees_its_names_at_once(redis_server: RedisServer) -> None:
+    """SHUTDOWN-1 on a node of a cluster: its clients are told `disconnect`, and its names are
+    free on the other nodes at once, not a lease later."""
+    a = node_process(redis_server.url, "a")
+    try:
+        with node(redis_server.url, "b") as b:
+            alice = connect(a.address, "@alice", "#r")
+            assert not try_connect(b.address, "@alice")
+            a.stop()
+            assert alice.recv_value() == {"status": "disconnect"}
+            stopped_at = time.monotonic()
+            assert try_connect(b.address, "@alice")
+            assert time.monotonic() - stopped_at < 1.0
+            assert redis_server.call("EXISTS", "jc:node:a") == 0
+    finally:
+        a.close()
