@@ -523,6 +523,20 @@ class ClusterEngine:
     """The engine of one node of a cluster: `handle(event)` as `Engine.handle`, for the
     single-node events and the `ClusterEvent`s, returning the `ClusterOutput`s first (the
     broker's commands of a turn are written before its client data) and then `Send`/`Close`.
+
+    What the driver must keep to, beyond events.py's docstrings:
+    - answers (`Registered`, `Published`, `DirectSent`, `Fetched`, `Resumed`) come in the order
+      the requests were emitted, and `BrokerFailed(conn)` stands for the oldest unanswered
+      request of `conn` (`Register`, `Publish` or `SendDirect`);
+    - connection ids are never reused: an answer for a session that has ended is recognised by
+      its id and ignored (the end already undid the request, after it in the broker's order);
+    - `Publish.entry` is the entry as compact JSON, handed back unchanged in `RoomMessage` and
+      `Fetched`, whose `sender` is the origin conn when the origin node is this one (so a
+      repaired gap never sends a sender its own message); `SendDirect.data` is the whole frame
+      to write, handed over unchanged in `DirectMessage`;
+    - `Register.history` is a count per room: the engine merges by order and cuts;
+    - `BrokerReconnected(state_lost=False)` after either connection is back, so that a `Fetch`
+      lost with the command connection is asked again.
     """
 
     def __init__(self, config: EngineConfig | None = None) -> None:

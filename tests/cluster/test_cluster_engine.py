@@ -21,6 +21,8 @@ from engine.events import (
     Release,
     RoomMessage,
     SendDirect,
+    Shutdown,
+    Tick,
 )
 from tests.cluster.fake_broker import BrokerNode
 from tests.cluster.harness import Cluster
@@ -478,3 +480,32 @@ def test_a_connect_whose_answer_a_broker_restart_lost_is_unavailable() -> None:
     cluster.settle()
     assert ann.take() == [history()]
     assert cluster.broker.names == {"@ann": "n1"}
+
+
+@requirement("SHUTDOWN-1", "CONNECT-6")
+def test_a_node_that_shuts_down_frees_its_names_and_rooms_for_the_others() -> None:
+    cluster = Cluster(2)
+    ann = cluster.client(0, "@ann", ("#r",))
+    bob = cluster.client(1, "@bob", ("#r",))
+    ann.say("#r", "bye")
+    cluster.settle()
+    cluster.broker.feed(cluster.nodes[0], Shutdown())
+    cluster.settle()
+    assert ann.take() == [{"status": "disconnect"}] and ann.closed
+    assert cluster.broker.names == {"@bob": "n2"}
+    assert cluster.broker.members["#r"] == {"n2"}
+    again = cluster.client(1)
+    again.connect("@ann", "#r")
+    cluster.settle()
+    assert again.take() == [history(("#r", "@ann", "bye"))]
+    assert bob.take() == [chat("#r", "@ann", "bye")]
+
+
+@requirement("LIMIT-3", "CONNECT-6")
+def test_a_session_timed_out_while_its_connect_is_out_releases_the_name() -> None:
+    cluster = Cluster(1, connect_timeout_s=10)
+    ann = cluster.client(0, settle=False)
+    ann.connect("@ann")
+    cluster.broker.feed(cluster.nodes[0], Tick(11.0))
+    cluster.settle()
+    assert ann.closed and cluster.broker.names == {}
