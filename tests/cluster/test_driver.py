@@ -185,3 +185,13 @@ def test_a_foreign_publication_on_a_room_channel_is_dropped(
     pump.send("a", Publish(1, "#r", entry("after the garbage")))
     pump.until(lambda: bool(pump.of("a", RoomMessage)))
     assert [m.entry for m in pump.of("a", RoomMessage)] == [entry("after the garbage")]
+
+
+def test_a_refused_fetch_is_answered_empty(pump: Pump, redis_server: RedisServer) -> None:
+    """The engine waits for every Fetch's answer: one Redis refuses (here a key of the wrong
+    type) is answered with nothing, so the engine goes on past the gap instead of waiting."""
+    pump.node("a")
+    redis_server.call("SET", "jc:stream:#odd", "not a stream")
+    pump.send("a", Fetch("#odd", 0))
+    pump.until(lambda: bool(pump.of("a", Fetched)))
+    assert pump.of("a", Fetched) == [Fetched("#odd", ())]

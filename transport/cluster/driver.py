@@ -87,6 +87,7 @@ class _Request:
     conn: ConnId | None = None
     channels: frozenset[bytes] = frozenset()  # subscriptions it must wait for
     sent_at: float = 0.0  # when it was queued on the command connection
+    refused: Callable[[], None] | None = None  # when Redis answers with an error (no conn)
 
 
 @dataclass
@@ -312,8 +313,13 @@ class RedisDriver:
                 )
             self._events.append(Fetched(room, tuple(messages)))
 
+        def refused() -> None:
+            # the engine waits for an answer: none to be had, it goes on past the gap
+            if self._cmd is not None:
+                self._events.append(Fetched(room, ()))
+
         command = pack("XRANGE", f"jc:stream:{room}", f"{after + 1}-0", "+")
-        self._write(_Request(command, fetched))
+        self._write(_Request(command, fetched, refused=refused))
 
     def _leave(self, room: str) -> None:
         self._unwant(room)
@@ -404,6 +410,8 @@ class RedisDriver:
             self._pending.append(request)
 
     def _fail(self, request: _Request) -> None:
+        if request.refused is not None:
+            request.refused()
         if request.conn is not None:
             self.counters.failed_requests += 1
             self._events.append(BrokerFailed(request.conn))
