@@ -195,3 +195,20 @@ def test_a_refused_fetch_is_answered_empty(pump: Pump, redis_server: RedisServer
     pump.send("a", Fetch("#odd", 0))
     pump.until(lambda: bool(pump.of("a", Fetched)))
     assert pump.of("a", Fetched) == [Fetched("#odd", ())]
+
+
+def test_after_script_flush_answers_keep_their_order(pump: Pump, redis_server: RedisServer) -> None:
+    """SCRIPT FLUSH (an operator's): the next request the engine waits for fails in its place
+    (`unavailable`, answers stay in order), one nobody waits for (a Release) runs from its
+    source, and the scripts are loaded again for what follows."""
+    pump.node("a")
+    pump.send("a", Register(1, "@a", ("#all", "#r"), (), 0))
+    pump.until(lambda: bool(pump.of("a", Registered)))
+    redis_server.call("SCRIPT", "FLUSH")
+    pump.send("a", Publish(1, "#r", entry("lost to the flush")), Release("@a"))
+    pump.until(lambda: bool(pump.of("a", BrokerFailed)))
+    assert pump.of("a", BrokerFailed) == [BrokerFailed(1)]
+    pump.until(lambda: redis_server.call("EXISTS", "jc:name:@a") == 0)
+    pump.send("a", Publish(1, "#r", entry("after the flush")))
+    pump.until(lambda: bool(pump.of("a", Published)))
+    assert pump.of("a", Published) == [Published(1, "#r", 1)]

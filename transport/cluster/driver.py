@@ -88,6 +88,7 @@ class _Request:
     channels: frozenset[bytes] = frozenset()  # subscriptions it must wait for
     sent_at: float = 0.0  # when it was queued on the command connection
     refused: Callable[[], None] | None = None  # when Redis answers with an error (no conn)
+    retry: Callable[[], None] | None = None  # after NOSCRIPT, for a request nobody waits for
 
 
 @dataclass
@@ -327,13 +328,13 @@ class RedisDriver:
         def left(reply: Reply) -> None:
             self._rooms.discard(room)
 
-        self._call(scripts.LEAVE, [self._me, room], left)
+        self._call(scripts.LEAVE, [self._me, room], left, answered=False)
 
     def _release(self, name: str) -> None:
         def released(reply: Reply) -> None:
             self._names.discard(name)
 
-        self._call(scripts.RELEASE, [self._me, name], released)
+        self._call(scripts.RELEASE, [self._me, name], released, answered=False)
 
     def _resume(self, output: Resume) -> None:
         # What Redis still holds for this node but the engine no longer has (a Release or a
@@ -356,7 +357,12 @@ class RedisDriver:
             pairs = zip(rooms, (int(s) for s in sequences), strict=True)
             self._events.append(Resumed(tuple(pairs)))
 
-        self._call(scripts.RESUME, args, resumed, None, channels)
+        def refused() -> None:  # the engine waits for Resumed: it is asked to resume again
+            if self._cmd is not None:
+                self._resync = True
+                self._maybe_resynced()
+
+        self._call(scripts.RESUME, args, resumed, None, channels, refused=refused)
 
     # -- commands -------------------------------------------------------------------------------
 
@@ -367,20 +373,23 @@ class RedisDriver:
         handler: Handler,
         conn: ConnId | None = None,
         channels: frozenset[bytes] = frozenset(),
+        answered: bool = True,
+        refused: Callable[[], None] | None = None,
     ) -> None:
+        """EVALSHA of `script`. Its NOSCRIPT fallback (only after an operator's SCRIPT FLUSH:
+        each connection loads the scripts first) keeps the engine's answers in order: a request
+        the engine waits an answer for fails like any refused one (`unavailable`, or `refused`),
+        one it does not (`answered=False`) is run again from its source, at the back."""
         argv = list(args)
+        request = _Request(pack("EVALSHA", script.sha, 0, *argv), handler, conn, channels)
+        request.refused = refused
+        if not answered:
 
-        def on_reply(reply: Reply) -> None:
-            if isinstance(reply, hiredis.ReplyError) and str(reply).startswith("NOSCRIPT"):
-                # Only after a SCRIPT FLUSH (each connection loads the scripts first): run the
-                # source itself, at the back of the pipeline.
-                self._write(_Request(pack("EVAL", script.source, 0, *argv), on_reply, conn))
-                self._load_scripts()
-            else:
-                handler(reply)
+            def again() -> None:
+                self._write(_Request(pack("EVAL", script.source, 0, *argv), handler))
 
-        command = pack("EVALSHA", script.sha, 0, *argv)
-        self._write(_Request(command, on_reply, conn, channels))
+            request.retry = again
+        self._write(request)
 
     def _write(self, request: _Request) -> None:
         if self._cmd is None:
@@ -572,7 +581,12 @@ class RedisDriver:
                 log.error("a reply from Redis to no request", extra={"reply": repr(reply)[:200]})
                 continue
             request = pending.popleft()
-            if isinstance(reply, hiredis.ReplyError) and not str(reply).startswith("NOSCRIPT"):
+            if isinstance(reply, hiredis.ReplyError):
+                if str(reply).startswith("NOSCRIPT"):
+                    self._load_scripts()
+                    if request.retry is not None:
+                        request.retry()
+                        continue
                 log.error("Redis refused a command", extra={"error": str(reply)})
                 self._fail(request)
                 continue
