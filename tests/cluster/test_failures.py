@@ -182,8 +182,10 @@ def test_redis_restarted_unavailable_then_resynchronised(redis_server: RedisServ
         newcomer.send({"action": "connect", "user_name": "@carol", "targets": ["#r"]})
         assert newcomer.recv_value() == UNAVAILABLE
         redis_server.start()
-        assert wait_until(lambda: subscribers(redis_server, "#r") == 2, 15, 0.1)
-        assert wait_until(lambda: redis_server.call("GET", "jc:name:@alice") == b"a", 5)
+        restarted = time.monotonic()
+        assert wait_until(lambda: subscribers(redis_server, "#r") == 2, 15, 0.05)
+        assert wait_until(lambda: redis_server.call("GET", "jc:name:@alice") == b"a", 5, 0.05)
+        print(f"names and rooms claimed again {time.monotonic() - restarted:.2f} s after")
         say(alice, "#r", "back")
         assert texts(receive(bob, 1)) == ["back"]
         assert not try_connect(b.address, "@alice")  # CONNECT-3 holds again across nodes
