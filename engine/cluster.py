@@ -78,7 +78,7 @@ class _Room:
     gets those numbered after its join once it is known.
     """
 
-    __slots__ = ("buffer", "fetching", "last", "members", "name", "pending", "recent")
+    __slots__ = ("buffer", "empty", "fetches", "last", "members", "name", "pending", "recent")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -86,7 +86,8 @@ class _Room:
         self.members: dict[ConnId, int | None] = {}
         self.pending = 0  # members whose join sequence is not known yet
         self.buffer: dict[int, RoomMessage] = {}
-        self.fetching = False
+        self.fetches = 0  # `Fetch`es out: while any is, messages wait in `buffer`
+        self.empty = 0  # answers in a row that brought nothing new
         self.recent: list[RoomMessage] = []
 
 
@@ -358,7 +359,7 @@ class _Node(Engine):
     def _drain(self, state: _Room) -> None:
         """Deliver what the buffer holds in order; at a gap, ask for what is missing (once)."""
         last, buffer = state.last, state.buffer
-        if last is None or state.fetching:
+        if last is None or state.fetches:
             return
         for sequence in [s for s in buffer if s <= last]:  # duplicates
             del buffer[sequence]
@@ -366,8 +367,12 @@ class _Node(Engine):
             self._deliver(state, buffer.pop(last + 1))
             last += 1
         if buffer:
-            state.fetching = True
-            self._requests.append(Fetch(state.name, last))
+            self._fetch(state)
+
+    def _fetch(self, state: _Room) -> None:
+        assert state.last is not None
+        state.fetches += 1
+        self._requests.append(Fetch(state.name, state.last))
 
     # -- sessions -----------------------------------------------------------------------------
 
@@ -428,7 +433,7 @@ class _Node(Engine):
         if state is None:  # no member here (any more)
             return
         last = state.last
-        if last is None or state.fetching:
+        if last is None or state.fetches:
             state.buffer[event.sequence] = event
         elif event.sequence == last + 1:
             self._deliver(state, event)
@@ -442,18 +447,24 @@ class _Node(Engine):
         state = self._states.get(event.room)
         if state is None or state.last is None:
             return
-        state.fetching = False
+        state.fetches = max(0, state.fetches - 1)
         got = sorted(
             (m for m in event.messages if m.sequence > state.last), key=lambda m: m.sequence
         )
         for message in got:  # from the oldest the broker still holds: older ones are lost
             state.buffer.pop(message.sequence, None)
             self._deliver(state, message)
-        if not got:  # nothing more to be had: go on past the loss
-            for sequence in sorted(state.buffer):
-                message = state.buffer.pop(sequence)
-                if sequence > state.last:
-                    self._deliver(state, message)
+        # A gap left once no Fetch is out is asked for again: this answer may predate the
+        # buffered messages (it came on the other connection). A second answer that brings
+        # nothing was read after them: what is missing is gone (a dropped room), so go past it.
+        if got:
+            state.empty = 0
+        elif not state.fetches:
+            state.empty += 1
+        if state.empty >= 2 and not state.fetches:
+            state.empty = 0
+            for sequence in sorted(s for s in state.buffer if s > state.last):
+                self._deliver(state, state.buffer.pop(sequence))
         self._drain(state)
 
     def on_direct_sent(self, event: DirectSent) -> None:
@@ -510,13 +521,12 @@ class _Node(Engine):
                 state.last = sequence
                 state.buffer.clear()
                 state.recent.clear()
-                state.fetching = False
+                state.fetches = 0  # answers of the broker's old life never come
                 for conn, joined in state.members.items():
                     if joined is not None:
                         state.members[conn] = sequence
             elif sequence > state.last:  # missed while the broker's connection was down
-                state.fetching = True  # a Fetch already out may have been answered too early
-                self._requests.append(Fetch(room, state.last))
+                self._fetch(state)  # even if one is out: it may have been answered too early
 
 
 class ClusterEngine:

@@ -15,6 +15,7 @@ import pytest
 from conformance.suite.verdicts import requirement
 from engine.events import (
     Fetch,
+    Fetched,
     LeaveRoom,
     Register,
     Registered,
@@ -509,3 +510,19 @@ def test_a_session_timed_out_while_its_connect_is_out_releases_the_name() -> Non
     cluster.broker.feed(cluster.nodes[0], Tick(11.0))
     cluster.settle()
     assert ann.closed and cluster.broker.names == {}
+
+
+@requirement("ROUTE-1")
+def test_a_gap_the_broker_cannot_fill_is_asked_for_twice_then_passed() -> None:
+    """The first empty answer may have been read before the buffered message was published (it
+    comes on the other connection), so the gap is asked for again; a second empty answer was
+    read after it: what is missing is gone, and the node goes on rather than wait forever."""
+    cluster = Cluster(1)
+    bob = cluster.client(0, "@bob", ("#r",))
+    engine = cluster.nodes[0].engine
+    entry = b'{"target":"#r","from":"@ann","message":"late"}'
+    assert engine.handle(RoomMessage("#r", 3, None, entry)) == [Fetch("#r", 0)]
+    assert engine.handle(Fetched("#r", ())) == [Fetch("#r", 0)]
+    cluster.broker.feed(cluster.nodes[0], Fetched("#r", ()))
+    assert bob.take() == [chat("#r", "@ann", "late")]
+    assert sent(cluster, cluster.nodes[0], Fetch) == []
