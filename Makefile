@@ -31,7 +31,7 @@ $(WHEELHOUSE): $(STAMP)
 	$(BIN)/python -m tests.install.wheelhouse
 	touch $@
 
-test: lint valgrind chromium $(WHEELHOUSE)
+test: lint valgrind chromium redis $(WHEELHOUSE)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP) valgrind redis
@@ -52,7 +52,8 @@ chromium:
 	@command -v chromium >/dev/null || \
 		{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
 
-# Redis pub/sub is what the fan-out is measured against (benchmarks/redis_bench.py): from Debian.
+# Redis pub/sub is what the fan-out is measured against (benchmarks/redis_bench.py), and the
+# cluster's tests (tests/cluster/) run real redis-server processes: from Debian.
 redis:
 	@command -v redis-server >/dev/null || \
 		{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q redis-server; }

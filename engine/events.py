@@ -78,7 +78,8 @@ class Registered:
     became a member (a message numbered above it is for the session; at or below, it is history).
     `history`: the rooms' most recent entries, each `(order, entry)` where `order` is the broker's
     global order of messages (comparable across rooms) and `entry` the JSON object as bytes
-    (`{"target", "from", "message"}`), oldest first, at most the `history` of the request.
+    (`{"target", "from", "message"}`), oldest first, at most the `history` of the request per
+    room.
     """
 
     conn: ConnId
@@ -217,7 +218,8 @@ class Register:
 
     Claim `name` across the cluster unless it is None (a reconnect keeps its name); make this node
     a member of `rooms` (`#all` included on a first connect) and return their last sequence
-    numbers; return the last `history` entries of `history_rooms`, merged in the broker's order.
+    numbers; return the last `history` entries of each of `history_rooms` (a room's own cap,
+    ROUTE-12), merged in the broker's order: the engine keeps the last `history_on_connect`.
     """
 
     conn: ConnId
@@ -282,3 +284,7 @@ class Resume:
 ClusterOutput = Register | Publish | SendDirect | Fetch | LeaveRoom | Release | Resume
 
 Output = Send | Close  # what a single node's engine emits; a node of a cluster also `ClusterOutput`
+
+# What a node of a cluster (`engine.cluster.ClusterEngine`) takes in and gives out.
+NodeEvent = Event | ClusterEvent
+NodeOutput = Output | ClusterOutput

@@ -39,6 +39,7 @@ class Outcome(str, enum.Enum):
     CONNECT_TIMEOUT = "connect_timeout"
     QUEUE_FULL = "queue_full"
     SERVER_FULL = "server_full"
+    UNAVAILABLE = "unavailable"  # a node of a cluster whose broker failed
     # `name_mismatch` and `not_connected` mean different rules after different events.
     CONNECT_MISMATCH = "connect_mismatch"
     MESSAGE_MISMATCH = "message_mismatch"

@@ -62,6 +62,7 @@ OUTCOMES: Mapping[str, tuple[str, ...]] = {
     Outcome.CONNECT_TIMEOUT: ("LIMIT-1", "LIMIT-3"),
     Outcome.QUEUE_FULL: ("LIMIT-1", "LIMIT-4"),
     Outcome.SERVER_FULL: ("LIMIT-1", "LIMIT-5"),
+    Outcome.UNAVAILABLE: ("ERROR-3", "ERROR-1"),
     Outcome.EVICTED: ("LIMIT-3",),
     # An event the state machine refuses: the rules come from machine.json.
     **{REFUSED[r.trigger]: r.requirements for r in refusals().values()},

@@ -29,6 +29,7 @@ __all__ = [
     "Requirement",
     "SessionState",
     "Trigger",
+    "cluster_limits",
     "error_rule",
     "error_table",
     "error_text",
@@ -111,14 +112,28 @@ def requirements_by_id() -> Mapping[str, Requirement]:
 
 @cache
 def limit_table() -> Mapping[str, Mapping[str, Any]]:
-    """Every limit with its value, scope (`protocol` or `server`) and documentation."""
+    """Every limit with its value, scope (`protocol`, `server` or `cluster`) and documentation."""
     return dict(load_json("limits.json"))
 
 
 @cache
 def limits() -> Mapping[str, int]:
-    """The default value of every limit, by name."""
-    return {name: int(entry["value"]) for name, entry in limit_table().items()}
+    """The default value of every limit a session can meet, by name (the welcome announces
+    them); the limits of a cluster's nodes among themselves are `cluster_limits()`."""
+    table = limit_table()
+    return {
+        name: int(entry["value"]) for name, entry in table.items() if entry["scope"] != "cluster"
+    }
+
+
+@cache
+def cluster_limits() -> Mapping[str, int]:
+    """The default value of every limit of the cluster (`jsonchat serve --redis`), by name:
+    between a node and Redis, never seen by a client, so not in the welcome."""
+    table = limit_table()
+    return {
+        name: int(entry["value"]) for name, entry in table.items() if entry["scope"] == "cluster"
+    }
 
 
 @cache

@@ -46,6 +46,7 @@ class ErrorCode(_Name):
     CONNECT_TIMEOUT = "connect_timeout"
     QUEUE_FULL = "queue_full"
     SERVER_FULL = "server_full"
+    UNAVAILABLE = "unavailable"
 
 
 class SessionState(_Name):

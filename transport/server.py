@@ -24,11 +24,13 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, cast
 
 import protocol
 from engine.engine import Engine, EngineConfig
 from engine.events import (
     Close,
+    ClusterOutput,
     ConnectionLost,
     ConnectionOpened,
     DataReceived,
@@ -39,6 +41,10 @@ from engine.events import (
     Tick,
 )
 from transport.connection import Connection
+
+if TYPE_CHECKING:  # the cluster's code is imported only when a Redis is given
+    from engine.cluster import ClusterEngine
+    from transport.cluster import RedisDriver
 
 log = logging.getLogger("jsonchat.server")
 TICK_S = 1.0  # how often the engine hears the time at least; sooner when it asks (next_deadline)
@@ -59,15 +65,30 @@ class ServerConfig:
     port: int = 7775
     limits: Mapping[str, int] = field(default_factory=dict)  # overrides of limits.json
     welcome: bool = True
+    # A node of a cluster: `redis://HOST:PORT[/DB]` of the Redis the nodes share (None: alone),
+    # this node's id in it (None: a unique one), and overrides of the cluster's limits.
+    redis: str | None = None
+    node_id: str | None = None
+    cluster_limits: Mapping[str, int] = field(default_factory=dict)
 
     def engine_config(self) -> EngineConfig:
         return EngineConfig(limits={**protocol.limits(), **self.limits}, welcome=self.welcome)
 
 
+class _Ready(Protocol):
+    """A socket of the cluster's driver in the selector: it handles its own readiness."""
+
+    def on_ready(self, mask: int) -> None: ...
+
+
 class ChatServer:
     def __init__(self, config: ServerConfig | None = None) -> None:
         self.config = config = config or ServerConfig()
-        self.engine = Engine(config.engine_config())
+        self._broker: RedisDriver | None = None
+        self.node_id: str | None = None  # this node's id in a cluster
+        self.engine: Engine | ClusterEngine = (
+            Engine(config.engine_config()) if config.redis is None else _cluster_engine(config)
+        )
         limit = self.engine.config.limit
         self._queue_limit = limit("outbound_queue_bytes")
         self._read_bytes = limit("read_bytes")
@@ -90,6 +111,33 @@ class ChatServer:
         self._selector.register(self._listener, _READ, None)
         self._selector.register(self._wake_end, _READ, self._wake_end)
         self._accept_paused_until = 0.0
+        if config.redis is not None:
+            try:
+                self._join_cluster(config, config.redis)
+            except BaseException:
+                self._release()
+                raise
+
+    def _join_cluster(self, config: ServerConfig, url: str) -> None:
+        """Run the Redis driver in this loop, its sockets in the selector (BrokerUnreachable
+        when Redis cannot be reached now; ValueError for a bad URL or node id)."""
+        from transport.cluster import (
+            DriverConfig,
+            RedisDriver,
+            check_node_id,
+            default_node_id,
+            parse_redis_url,
+        )
+
+        address = parse_redis_url(url)
+        node_id = check_node_id(config.node_id or default_node_id())
+        engine_config = config.engine_config()
+        limits = {**protocol.cluster_limits(), **config.cluster_limits}
+        history = engine_config.limit("history_per_room")
+        self._broker = RedisDriver(DriverConfig(address, node_id, limits, history), self._selector)
+        self._broker.start()
+        self.node_id = node_id
+        log.info("cluster node", extra={"node": node_id, "redis": str(address)})
 
     @staticmethod
     def _listen(host: str, port: int) -> socket.socket:
@@ -140,12 +188,17 @@ class ChatServer:
                 timeout = next_tick - now
                 if self._closing:
                     timeout = min(timeout, next(iter(self._closing.values())).deadline - now)
+                broker = self._broker
+                if broker is not None:
+                    timeout = min(timeout, broker.next_deadline() - now)
                 for key, mask in self._selector.select(max(timeout, 0.0)):
                     self._on_ready(key.data, mask)
                 now = time.monotonic()
                 if now >= next_tick:
                     next_tick = now + TICK_S
                     self._apply(engine.handle(Tick(now)))  # LIMIT-3: the engine hears the time
+                if broker is not None:
+                    self._broker_turn(broker, now)
                 self._flush_dirty()
                 if self._closing:
                     self._expire(now)
@@ -156,17 +209,36 @@ class ChatServer:
 
     # -- events from the selector -------------------------------------------------------------
 
-    def _on_ready(self, conn: Connection | socket.socket | None, mask: int) -> None:
+    def _on_ready(self, conn: Connection | socket.socket | _Ready | None, mask: int) -> None:
         if conn is None:
             self._accept()
         elif isinstance(conn, Connection):
             if mask & selectors.EVENT_WRITE:
+                if self._broker is not None:
+                    self._broker.flush()  # "Order of writes" holds for a backlog's rest too
                 self._flush(conn)
             if mask & selectors.EVENT_READ and conn.id in self._conns:
                 self._read(conn)
-        else:
+        elif isinstance(conn, socket.socket):
             with contextlib.suppress(OSError):
                 conn.recv(4096)  # drain the wake-up socket; the loop condition does the rest
+        else:
+            conn.on_ready(mask)  # a socket of the cluster's driver: its events wait for the turn
+
+    def _broker_turn(self, broker: RedisDriver, now: float) -> None:
+        """The cluster's share of a turn: the driver's timers, its events to the engine, and
+        the engine's requests written to Redis, all before the turn's client data is (the
+        design's "Order of writes": what a client sees is on its way to Redis already)."""
+        if now >= broker.next_deadline():
+            broker.on_timer(now)
+        engine = cast("ClusterEngine", self.engine)  # a driver runs with a ClusterEngine only
+        while True:
+            broker.flush()
+            events = broker.take_events()
+            if not events:
+                return
+            for event in events:
+                self._apply(engine.handle(event))
 
     def _accept(self) -> None:
         now = time.monotonic()
@@ -238,7 +310,7 @@ class ChatServer:
 
     # -- engine outputs -----------------------------------------------------------------------
 
-    def _apply(self, outputs: Iterable[Output]) -> None:
+    def _apply(self, outputs: Iterable[Output | ClusterOutput]) -> None:
         conns, dirty, limit = self._conns, self._dirty, self._queue_limit
         overflowing: list[Connection] = []
         for output in outputs:
@@ -252,9 +324,11 @@ class ChatServer:
                     if conn.queued > limit:  # LIMIT-4: a client that does not read
                         overflowing.append(conn)
                     dirty.add(conn)
-            else:
-                assert isinstance(output, Close)
+            elif type(output) is Close:
                 self._close(conns[output.conn], output.reason)
+            else:
+                assert self._broker is not None and not isinstance(output, Send | Close)
+                self._broker.request(output)  # only a node of a cluster gets these
         for conn in overflowing:
             if not conn.closing:
                 # It is not reading: its last words replace the backlog, after the rest of a
@@ -333,6 +407,9 @@ class ChatServer:
         self._selector.unregister(self._listener)
         self._listener.close()
         self._apply(self.engine.handle(Shutdown()))  # SHUTDOWN-1: `disconnect` to every connection
+        if self._broker is not None:
+            self._broker_turn(self._broker, time.monotonic())
+            self._broker.stop()  # this node's names are free at once, not after its lease
         self._flush_dirty()
         deadline = time.monotonic() + self._flush_timeout
         while self._conns and time.monotonic() < deadline:
@@ -341,11 +418,19 @@ class ChatServer:
         log.info("stopped", extra={"unflushed": len(self._conns)})
 
     def _release(self) -> None:
+        if self._broker is not None:
+            self._broker.close()
         for conn in list(self._conns.values()):
             self._drop(conn)
         for sock in (self._listener, self._waker, self._wake_end):
             sock.close()
         self._selector.close()
+
+
+def _cluster_engine(config: ServerConfig) -> ClusterEngine:
+    from engine.cluster import ClusterEngine
+
+    return ClusterEngine(config.engine_config())
 
 
 def _raise_fd_limit() -> None:

@@ -1,9 +1,12 @@
-"""Errors (ERROR-1, ERROR-2) and the welcome (WELCOME-1, WELCOME-2)."""
+"""Errors (ERROR-1 to ERROR-3) and the welcome (WELCOME-1, WELCOME-2)."""
 
 from __future__ import annotations
 
+import time
+
 import protocol
-from conformance.suite.harness import Chat, is_error, is_welcome, show
+from conformance.kit.messages import connect_doc, direct
+from conformance.suite.harness import Chat, is_chat, is_error, is_welcome, show
 from conformance.suite.verdicts import requirement
 
 
@@ -36,6 +39,35 @@ def test_errors_change_nothing_and_touch_no_one_else(chat: Chat) -> None:
     bob.expect_quiet("ERROR-2", "anything caused by another connection's errors")
     bob.say(room, "still subscribed?")
     alice.expect_delivery("ERROR-2", room, bob.name, "still subscribed?")
+
+
+UNAVAILABLE = {"status": "error", "message": protocol.error_text(protocol.ErrorCode.UNAVAILABLE)}
+NOT_CONNECTED = {
+    "status": "error",
+    "message": protocol.error_text(protocol.ErrorCode.NOT_CONNECTED),
+}
+UNAVAILABLE_ATTEMPTS = 5
+
+
+@requirement("ERROR-3")
+def test_a_connect_answered_service_unavailable_is_not_done(chat: Chat) -> None:
+    """ERROR-3 lets a server made of several nodes answer `Service Unavailable` when the broker
+    they share fails, if the action is then not done. No case can make an arbitrary server's
+    broker fail: a server with no broker, or one whose broker stays up, does the connect and
+    passes having shown nothing more. A server that answers `Service Unavailable` is held to the
+    rule: its session is still not connected (a message gets `Client not connected`) and still
+    open, and the connect may be sent again."""
+    chat.require_connect_reply("tell a connect done from one answered Service Unavailable")
+    name = chat.user("ann")
+    client = chat.open(name)
+    for _ in range(UNAVAILABLE_ATTEMPTS):
+        client.send(connect_doc(name, []))
+        reply = client.expect("ERROR-3", "an answer to connect", lambda v: isinstance(v, dict))
+        if is_chat(reply) or reply != UNAVAILABLE:  # done, or refused for a rule of its own
+            return
+        client.send(direct(name, "connected after all?"))
+        client.expect_value("ERROR-3", NOT_CONNECTED)
+        time.sleep(chat.reply)
 
 
 @requirement("WELCOME-1")

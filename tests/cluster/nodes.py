@@ -1,0 +1,49 @@
+"""Nodes of a cluster for the tests: `ChatServer` threads (`node`) or `jsonchat serve --redis`
+processes (`node_process`, where a process is the point: SIGKILL), and what their clients need."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from conformance.kit.target import ServerProcess
+from conformance.kit.wire import WireClient
+from tests.transport.netutil import TEST_FLUSH_TIMEOUT_MS, serve_process
+from transport.server import ChatServer, ServerConfig
+
+
+@contextmanager
+def node(redis_url: str, node_id: str, **cluster_limits: int) -> Iterator[ChatServer]:
+    config = ServerConfig(
+        port=0,
+        welcome=False,
+        limits={"flush_timeout_ms": TEST_FLUSH_TIMEOUT_MS},
+        redis=redis_url,
+        node_id=node_id,
+        cluster_limits=cluster_limits,
+    )
+    server = ChatServer(config).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def node_process(redis_url: str, node_id: str, *options: str) -> ServerProcess:
+    return serve_process("--no-welcome", "--redis", redis_url, "--node-id", node_id, *options)
+
+
+def receive(client: WireClient, count: int, timeout: float = 10.0) -> list[Any]:
+    """The next `count` values `client` receives (fails when they do not come in time)."""
+    values: list[Any] = []
+    for _ in range(count):
+        value = client.recv_value(timeout=timeout)
+        assert value is not None, f"{client.label} got {len(values)} of {count}: {values[-3:]}"
+        values.append(value)
+    return values
+
+
+def texts(values: list[Any]) -> list[str]:
+    """The message texts of live deliveries, in the order they came."""
+    return [entry["message"] for v in values if v.get("status") == "chat" for entry in v["history"]]
