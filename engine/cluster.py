@@ -115,11 +115,17 @@ class _Connect:
 
 
 class _Direct:
-    __slots__ = ("errors", "outcome")
+    """A `SendDirect` out. A message to oneself comes back on the broker's pub/sub, not with the
+    answer: the sender's later frames wait for both (`arrived`), so that its own message comes
+    before anything its later frames cause, as on one server."""
 
-    def __init__(self, errors: int, outcome: Outcome) -> None:
+    __slots__ = ("arrived", "data", "errors", "outcome")
+
+    def __init__(self, errors: int, outcome: Outcome, data: bytes) -> None:
         self.errors = errors
         self.outcome = outcome
+        self.data = data
+        self.arrived = outcome is not Outcome.SELF_MESSAGE
 
 
 class _Post:
@@ -146,6 +152,7 @@ class _Node(Engine):
         self._claims: dict[str, _Connect] = {}  # names being claimed by a session of this node
         self._outstanding: dict[ConnId, deque[_Request]] = {}  # in the order they were sent
         self._queued: dict[ConnId, deque[Frame]] = {}  # a waiting session's later frames
+        self._echoes: dict[ConnId, _Direct] = {}  # answered messages to oneself not yet back
         self._state_lost = False
 
     # -- frames wait for their session's request ----------------------------------------------
@@ -282,15 +289,12 @@ class _Node(Engine):
         entry = {"target": target, "from": sender, "message": document["message"]}  # ROUTE-9
         if target[0] == "@":
             delivery = codec.encode_delivery(entry)
-            recipient = self._names.get(target)
-            outcome = Outcome.SELF_MESSAGE if recipient is session else Outcome.DIRECT_MESSAGE
-            # Held on this node: delivered at once, unless the sender's room messages are still
-            # on their way through the broker; then it goes that way too, to stay behind them.
-            if recipient is not None and session.conn not in self._outstanding:
-                self._count(outcome)
-                self._out.append(Send((recipient.conn,), delivery))  # ROUTE-5, ROUTE-6, ROUTE-11
-                return
-            request = _Direct(session.errors_in_row, outcome)
+            outcome = Outcome.SELF_MESSAGE if target == session.name else Outcome.DIRECT_MESSAGE
+            # Through the broker even to a session of this node (or to the sender itself): a
+            # direct delivered at once could overtake room messages that another node sent to
+            # the recipient before it, which one server never does; behind them in the broker's
+            # pub/sub it cannot (a client's self-echo barrier relies on exactly that order).
+            request = _Direct(session.errors_in_row, outcome, delivery)
             self._send_request(session, request, SendDirect(session.conn, target, delivery))
             return
         joining = target != ALL and target not in session.rooms
@@ -380,6 +384,7 @@ class _Node(Engine):
         conn = session.conn
         outstanding = self._outstanding.pop(conn, ())
         self._queued.pop(conn, None)
+        self._echoes.pop(conn, None)
         super()._end(session, trigger)  # leaves its rooms: LeaveRoom where it was the last
         if session.name is not None:
             state = self._states.get(ALL)
@@ -474,6 +479,9 @@ class _Node(Engine):
         session = self.sessions[event.conn]
         if event.delivered:
             self._count(request.outcome)  # ROUTE-5, ROUTE-6
+            if not request.arrived:  # ROUTE-6: its own message first, then its later frames
+                self._echoes[event.conn] = request
+                return
         else:  # ROUTE-7: no node holds the name
             session.errors_in_row = request.errors
             self._reject(session, ErrorCode.TARGET_NOT_CONNECTED, Outcome.TARGET_NOT_CONNECTED)
@@ -483,6 +491,14 @@ class _Node(Engine):
         session = self._names.get(event.target)
         if session is not None:
             self._out.append(Send((session.conn,), event.data))  # ROUTE-5, ROUTE-11
+            echo = self._echoes.get(session.conn)
+            if echo is not None and echo.data == event.data:  # answered, now arrived
+                del self._echoes[session.conn]
+                self._resume(session.conn)
+                return
+            for request in self._outstanding.get(session.conn, ()):  # arrived before its answer
+                if isinstance(request, _Direct) and not request.arrived:
+                    request.arrived = request.data == event.data
         elif event.target in self._claims:  # its Register is answered after: delivered then
             self._claims[event.target].directs.append(event.data)
 
@@ -509,6 +525,9 @@ class _Node(Engine):
 
     def on_broker_reconnected(self, event: BrokerReconnected) -> None:
         self._state_lost = event.state_lost
+        for conn in list(self._echoes):  # a message to oneself lost with the pub/sub connection
+            del self._echoes[conn]
+            self._resume(conn)
         self._requests.append(Resume(tuple(self._names), tuple(self._states)))
 
     def on_resumed(self, event: Resumed) -> None:

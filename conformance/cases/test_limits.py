@@ -84,8 +84,8 @@ def test_connections_past_the_limit_are_refused(chat: Chat) -> None:
     limit = chat.caps.limits["max_connections_per_address"]
     chat.require_time(limit / CONNECTS_PER_S, "opens max_connections_per_address connections")
     extra = None
-    for _ in range(limit + 1):
-        extra = chat.open("many")
+    for _ in range(limit + 1):  # a node of a cluster counts its own connections: all on one
+        extra = chat.open("many", on=1)
     assert extra is not None
     # The target accepts the others first, at its own pace: wait for that too, not only a reply.
     before = extra.expect_closed("LIMIT-5", timeout=chat.reply + limit / CONNECTS_PER_S)
@@ -110,15 +110,15 @@ def test_a_newcomer_at_the_limit_takes_the_place_of_the_oldest_idle_connection(c
         pytest.skip(f"evict_after_s {evict} is not below connect_timeout_s {timeout}: no eviction")
     chat.require_time(evict + limit / CONNECTS_PER_S, "waits out evict_after_s at the limit")
     chat.sync()  # connections of the cases before are closed: ours is the oldest idle one
-    oldest = chat.open("oldest")
+    oldest = chat.open("oldest", on=1)
     # The welcome goes out once the target has accepted the connection: its wait has begun.
     # Without one, accepting is only waited for as best we can, and a round trip more.
     anchored = chat.caps.sends_welcome and _welcomed(oldest, WELCOME_WITHIN_S + chat.reply)
     if not anchored:
         oldest.wait_accepted()
     time.sleep(evict + (0.0 if anchored else chat.reply))
-    for _ in range(limit):
-        chat.open("newcomer")
+    for _ in range(limit):  # on the node of the oldest: each node counts its own connections
+        chat.open("newcomer", on=1)
     before = oldest.expect_closed("LIMIT-3", timeout=chat.reply + limit / CONNECTS_PER_S)
     chat.check_last_words(before, protocol.ErrorCode.CONNECT_TIMEOUT)
 

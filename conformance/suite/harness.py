@@ -371,8 +371,10 @@ class Chat:
     def room(self, base: str = "room") -> str:
         return f"#{base}-{self.tokens.next()}"
 
-    def open(self, label: str = "client") -> Client:
-        return self._add(Client, label)
+    def open(self, label: str = "client", on: int | None = None) -> Client:
+        """A new client, on the next target in turn, or on target `on` (from 1): a case about a
+        limit each node counts for itself (connections) keeps its clients on one node."""
+        return self._add(Client, label, on)
 
     def _add(self, kind: type[Client], label: str, number: int | None = None) -> Client:
         """A new client on target `number` (from 1), or on the next target in turn."""

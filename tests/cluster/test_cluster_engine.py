@@ -82,7 +82,25 @@ def test_direct_messages_find_their_target_on_any_node() -> None:
     cluster.settle()
     assert bob.take() == [chat("@bob", "@ann", "psst")]
     assert ann.take() == [chat("@ann", "@ann", "note to self"), NOT_CONNECTED]
-    assert len(sent(cluster, cluster.nodes[0], SendDirect)) == 2  # not the one to itself
+    assert len(sent(cluster, cluster.nodes[0], SendDirect)) == 3  # the one to itself too
+
+
+@requirement("ROUTE-5", "ROUTE-1")
+def test_a_direct_on_one_node_does_not_overtake_a_room_message_from_another() -> None:
+    """One server handles frames in the order they come: `@ann`'s room message, then `@cy`'s
+    direct, so `@bob` gets them in that order. A node that delivered `@cy`'s direct to `@bob` at
+    once would overtake `@ann`'s message, still on its way through the broker; a client's
+    self-echo barrier (the conformance suite's) would then return too early."""
+    cluster = Cluster(2)
+    ann = cluster.client(0, "@ann", ("#r",))
+    bob = cluster.client(1, "@bob", ("#r",))
+    cy = cluster.client(1, "@cy")
+    ann.say("#r", "first")
+    cy.say("@bob", "second")
+    cy.say("@cy", "barrier")
+    cluster.settle()
+    assert bob.take() == [chat("#r", "@ann", "first"), chat("@bob", "@cy", "second")]
+    assert cy.take() == [chat("@cy", "@cy", "barrier")]
 
 
 @requirement("ROUTE-8", "ROUTE-3")

@@ -231,7 +231,7 @@ def test_a_stopped_redis_is_taken_for_lost_after_the_reply_timeout(
 
 def test_a_node_waits_quietly_while_redis_is_down(redis_server: RedisServer) -> None:
     """While Redis is away the node only tries again now and then (with its backoff): its loop
-    does not spin, so its clients are served as fast as before."""
+    does not spin, and its clients are answered at once."""
     a = node_process(redis_server.url, "a")
     try:
         alice = connect(a.address, "@alice")
@@ -241,8 +241,10 @@ def test_a_node_waits_quietly_while_redis_is_down(redis_server: RedisServer) -> 
         time.sleep(3.0)
         spent = procstat.cpu_seconds(a.pid) - before
         assert spent < 0.5, f"{spent:.2f} s of CPU in 3 s without Redis"
-        say(alice, "@alice", "still here")  # held on this node: no Redis needed
-        assert texts(receive(alice, 1)) == ["still here"]
+        # Even a message to oneself goes through Redis (to stay behind what Redis delivers
+        # before it): without Redis it is answered at once with the clear error.
+        say(alice, "@alice", "still here")
+        assert alice.recv_value(timeout=5) == UNAVAILABLE
     finally:
         a.close()
 
