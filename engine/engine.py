@@ -41,7 +41,7 @@ from engine.events import (
     Tick,
 )
 from engine.framing import Frame, FrameDecoder
-from engine.outcomes import ERROR_OUTCOMES, REFUSED, Outcome
+from engine.outcomes import ERROR_OUTCOMES, REFUSED, Outcome, OutcomeCounts
 from engine.rooms import Room
 from engine.rules import requirement_hits
 from engine.validation import compiled
@@ -159,7 +159,7 @@ class Engine:
         self._per_address: dict[str, int] = {}
         self._sequence = 0
         self._shut_down = False
-        self.outcomes: Counter[str] = Counter()
+        self.outcomes: Counter[str] = OutcomeCounts()
         self._out: list[Output] = []
         # The action handlers, by trigger of machine.json (`leave` is a disconnect with a target).
         self._actions: dict[str, Callable[[Session, dict[str, Any]], None]] = {
