@@ -57,6 +57,7 @@ CONNECTED = SessionState.CONNECTED.value
 CLOSED = SessionState.CLOSED.value
 UNKNOWN, LINES, BARE = 0, 1, 2  # how a session frames what it sends: not yet known, `\n`, bare
 _NEWLINE = b"\n"
+_NEWLINE_BYTE = _NEWLINE[0]
 ALL = protocol.ALL_ROOM  # the room everyone is in
 _ACTIONS = (Trigger.CONNECT.value, Trigger.MESSAGE.value, Trigger.DISCONNECT.value)
 _LEAVE, _DISCONNECT = Trigger.LEAVE.value, Trigger.DISCONNECT.value
@@ -309,8 +310,13 @@ class Engine:
         # One `json.dumps(...)` in one send: the frame whole in this read, no newline anywhere.
         # A frame written in pieces is not that habit, and judging it would depend on how the
         # pieces happened to be read (a replay could not reproduce the welcome).
-        # `bytes.find`, not `in`: `in` takes the buffer protocol's long way, at twice the cost.
-        bare = not (session.saw_newline or session.split) and data.find(_NEWLINE) < 0
+        # Most reads end with their newline, which spares the search; `bytes.find`, not `in`,
+        # which takes the buffer protocol's long way at twice the cost.
+        bare = (
+            not (session.saw_newline or session.split)
+            and data[-1] != _NEWLINE_BYTE
+            and data.find(_NEWLINE) < 0
+        )
         if bare and session.conn in self._welcome_due and self._grace > 0:  # COMPAT-2
             # Whether a welcome goes out depends on it: give a `\n` a moment to follow, so that
             # how the bytes happened to be read does not decide (COMPAT-2).
