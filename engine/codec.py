@@ -50,6 +50,7 @@ def invalid_action(action: str) -> bytes:
 
 
 _EMPTY_HISTORY = orjson.dumps({"status": "chat", "history": []}, option=_NEWLINE)
+NO_HISTORY = encode({"status": "chat", "history": []})  # CONNECT-2: to rooms with no history
 
 
 def history_within(history: Sequence[Mapping[str, Any]], limit: int) -> bytes:

@@ -64,6 +64,8 @@ def parse(frame: bytes) -> Frame:
 
 def _malformed(frame: bytes) -> ErrorCode:
     """The error for a frame orjson rejected: FRAME-7's own when it is not UTF-8 at all."""
+    if frame.isascii():  # ASCII is UTF-8, and much cheaper to tell than decoding
+        return _MALFORMED_JSON  # FRAME-8
     try:
         frame.decode("utf-8")
     except UnicodeDecodeError:

@@ -33,7 +33,9 @@ class Room:
     def add(self, conn: ConnId) -> None:
         if conn not in self._members:
             self._members[conn] = None
-            self._changed()
+            self._tuple = None  # `_changed`, inline: every connect joins `#all`
+            if self._others:
+                self._others.clear()
 
     def discard(self, conn: ConnId) -> None:
         if self._members.pop(conn, 0) is None:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
-from math import inf
+from math import inf, isfinite
 from typing import Any
 
 from protocol import ErrorCode, schema, schema_keyword_errors
@@ -63,7 +63,7 @@ _ASSERTIONS: Mapping[str, str] = {
     "minLength": "len({v}) >= {c}",
     "maxLength": "len({v}) <= {c}",
     # UTF-8 needs at most 4 bytes per code point, so short strings need no encoding.
-    "x-maxUtf8Bytes": "(len({v}) * 4 <= {c} or utf8_size({v}) <= {c})",  # VALIDATE-8
+    "x-maxUtf8Bytes": "(len({v}) <= {c} // 4 or utf8_size({v}) <= {c})",  # VALIDATE-8
     "maxItems": "len({v}) <= {c}",
     "minimum": "{v} >= {c}",
 }
@@ -85,7 +85,8 @@ def _passes(keyword: str, value: Any, v: str, c: str, known_type: str | None = N
     if keyword == "type":
         return _TYPES[value].format(v=v)
     if keyword == "const":
-        return f"(type({v}) is str and {v} == {c})" if type(value) is str else f"same({v}, {c})"
+        # No JSON value but a string equals a string: `==` alone is the test.
+        return f"({v} == {c})" if type(value) is str else f"same({v}, {c})"
     if keyword == "enum":
         if all(type(e) is str for e in value):
             return f"(type({v}) is str and {v} in {c})"
@@ -99,6 +100,11 @@ def _passes(keyword: str, value: Any, v: str, c: str, known_type: str | None = N
     if known_type == APPLIES_TO[keyword]:
         return f"({test})"
     return f"({_GUARDS[APPLIES_TO[keyword]].format(v=v)} or {test})"
+
+
+def _literal(value: Any) -> str:
+    """A number as a literal in the generated code (the compiler folds `3800 // 4`); "" else."""
+    return repr(value) if type(value) in (int, float) and isfinite(value) else ""
 
 
 def _constant(keyword: str, value: Any) -> Any:
@@ -135,8 +141,12 @@ class _Source:
         pad = "    " * indent
         assertions = sorted(set(body) - ANNOTATIONS - APPLICATORS, key=lambda k: k != "type")
         known_type = body.get("type")
+        fetched: dict[str, str] = {}  # required keys of an object, read once, by variable
         for keyword in assertions:
-            c = self.constant(_constant(keyword, body[keyword]))
+            if keyword == "required" and known_type == "object":
+                fetched = self.fetch(body, v, indent)
+                continue
+            c = _literal(body[keyword]) or self.constant(_constant(keyword, body[keyword]))
             test = _passes(keyword, body[keyword], v, c, known_type)
             self.lines.append(f"{pad}if not {test}: return False")
         if "properties" in body:
@@ -146,9 +156,10 @@ class _Source:
                 self.lines.append(f"{pad}if type({v}) is dict:")
                 indent, pad = indent + 1, pad + "    "
             for key, sub in body["properties"].items():  # VALIDATE-7: other keys are not read
-                value = self.name("v")
+                value = fetched.get(key) or self.name("v")
                 if key in present:
-                    self.lines.append(f"{pad}{value} = {v}[{key!r}]")
+                    if key not in fetched:
+                        self.lines.append(f"{pad}{value} = {v}[{key!r}]")
                     self.emit_memoised(sub, value, indent)
                 else:
                     self.lines.append(f"{pad}{value} = {v}.get({key!r}, _MISSING)")
@@ -162,6 +173,25 @@ class _Source:
             self.emit_memoised(body["items"], item, indent + 2)
         if "not" in body:
             self.lines.append(f"{pad}if {self.inline(body['not'], v, known_type)}: return False")
+
+    def fetch(self, body: Mapping[str, Any], v: str, indent: int) -> dict[str, str]:
+        """`required` of an object: every required key read in one `try`, which costs nothing
+        when they are all there (a `KeyError` is the missing one); the values of those with a
+        schema in `properties` are kept in variables, by key, for their checks."""
+        pad = "    " * indent
+        properties = body.get("properties", {})
+        fetched = {key: self.name("v") for key in body["required"] if key in properties}
+        self.lines.append(f"{pad}try:")
+        for key in body["required"]:
+            read = f"{v}[{key!r}]"
+            self.lines.append(
+                f"{pad}    {fetched[key]} = {read}" if key in fetched else f"{pad}    {read}"
+            )
+        if not body["required"]:
+            self.lines.append(f"{pad}    pass")
+        self.lines.append(f"{pad}except KeyError:")
+        self.lines.append(f"{pad}    return False")
+        return fetched
 
     def emit_memoised(self, body: Mapping[str, Any], v: str, indent: int) -> None:
         """`emit`, skipped for a short string already found valid against `body`.
