@@ -148,7 +148,7 @@ class _Node(Engine):
         # `history_per_room` (ROUTE-12), the reply the last `history_on_connect` of all.
         self._history_read = min(self._history_size, self._history_on_connect)
         self._requests: list[ClusterOutput] = []
-        self._states: dict[str, _Room] = {}
+        self._rooms_here: dict[str, _Room] = {}
         self._claims: dict[str, _Connect] = {}  # names being claimed by a session of this node
         self._outstanding: dict[ConnId, deque[_Request]] = {}  # in the order they were sent
         self._queued: dict[ConnId, deque[Frame]] = {}  # a waiting session's later frames
@@ -247,7 +247,7 @@ class _Node(Engine):
         sequences = dict(answer.sequences)
         joined = []
         for room in request.rooms:  # CONNECT-1
-            state = self._states[room]
+            state = self._rooms_here[room]
             if state.last is None:
                 state.last = sequences[room]
             state.members[conn] = sequences[room]
@@ -273,7 +273,7 @@ class _Node(Engine):
 
     def _undo_connect(self, session: Session, request: _Connect) -> None:
         for room in request.rooms:
-            state = self._states.get(room)
+            state = self._rooms_here.get(room)
             if state is not None and state.members.get(session.conn, 0) is None:
                 del state.members[session.conn]
                 state.pending -= 1
@@ -313,16 +313,16 @@ class _Node(Engine):
 
     def _join(self, room: str, conn: ConnId) -> None:
         """`conn` becomes a member whose join sequence the broker's answer will tell."""
-        state = self._states.get(room)
+        state = self._rooms_here.get(room)
         if state is None:
-            state = self._states[room] = _Room(room)
+            state = self._rooms_here[room] = _Room(room)
         if conn not in state.members:
             state.members[conn] = None
             state.pending += 1
 
     def _unsubscribe(self, session: Session, name: str) -> None:
         session.rooms.pop(name, None)
-        state = self._states.get(name)
+        state = self._rooms_here.get(name)
         if state is not None and session.conn in state.members:
             if state.members.pop(session.conn) is None:
                 state.pending -= 1
@@ -330,7 +330,7 @@ class _Node(Engine):
 
     def _forget_if_empty(self, state: _Room) -> None:
         if not state.members:
-            del self._states[state.name]
+            del self._rooms_here[state.name]
             if state.name != ALL:  # ROUTE-12: the broker drops a room no node has members in
                 self._requests.append(LeaveRoom(state.name))
         elif not state.pending:
@@ -387,7 +387,7 @@ class _Node(Engine):
         self._echoes.pop(conn, None)
         super()._end(session, trigger)  # leaves its rooms: LeaveRoom where it was the last
         if session.name is not None:
-            state = self._states.get(ALL)
+            state = self._rooms_here.get(ALL)
             if state is not None and conn in state.members:
                 if state.members.pop(conn) is None:
                     state.pending -= 1
@@ -421,7 +421,7 @@ class _Node(Engine):
 
     def on_published(self, event: Published) -> None:
         request = self._answered(event.conn, _Post)
-        state = self._states.get(event.room)
+        state = self._rooms_here.get(event.room)
         if state is None:
             return
         if state.last is None:  # the node came in with this message
@@ -434,7 +434,7 @@ class _Node(Engine):
         self._drain(state)
 
     def on_room_message(self, event: RoomMessage) -> None:
-        state = self._states.get(event.room)
+        state = self._rooms_here.get(event.room)
         if state is None:  # no member here (any more)
             return
         last = state.last
@@ -449,7 +449,7 @@ class _Node(Engine):
             self._drain(state)
 
     def on_fetched(self, event: Fetched) -> None:
-        state = self._states.get(event.room)
+        state = self._rooms_here.get(event.room)
         if state is None or state.last is None:
             return
         state.fetches = max(0, state.fetches - 1)
@@ -528,12 +528,12 @@ class _Node(Engine):
         for conn in list(self._echoes):  # a message to oneself lost with the pub/sub connection
             del self._echoes[conn]
             self._resume(conn)
-        self._requests.append(Resume(tuple(self._names), tuple(self._states)))
+        self._requests.append(Resume(tuple(self._names), tuple(self._rooms_here)))
 
     def on_resumed(self, event: Resumed) -> None:
         lost, self._state_lost = self._state_lost, False
         for room, sequence in event.sequences:
-            state = self._states.get(room)
+            state = self._rooms_here.get(room)
             if state is None or state.last is None:
                 continue
             if lost:  # the broker numbers the room from `sequence` on: so does this node
