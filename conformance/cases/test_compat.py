@@ -19,7 +19,7 @@ import pytest
 from conformance.kit.messages import connect_doc, direct, is_echo
 from conformance.kit.wire import Closed, WireClient, encode
 from conformance.suite.harness import Chat, Client, is_chat, is_error, is_welcome, show
-from conformance.suite.verdicts import Violation, requirement
+from conformance.suite.verdicts import Skip, Violation, requirement
 from protocol import ErrorCode, error_text
 
 READ_BYTES = 4096  # one recv of the course's one-object-per-read clients
@@ -31,7 +31,7 @@ MOMENT_S = 0.02  # "at once" and "a moment later", for a target whose delays are
 
 def require_welcome(chat: Chat) -> None:
     if not chat.caps.sends_welcome:
-        pytest.skip("the target sends no welcome (WELCOME-1 is a SHOULD): nothing to time")
+        Skip.NO_WELCOME.skip("the target sends none: nothing to time")
 
 
 def bare(document: Any) -> bytes:
@@ -112,7 +112,7 @@ def test_a_first_frame_with_a_newline_gets_the_welcome_first(chat: Chat) -> None
 
 def inconclusive(chat: Chat, what: str) -> None:
     """Every try was too slow on our side to judge the target: say so, do not blame it."""
-    pytest.skip(f"this machine was too slow to {what} in {ATTEMPTS} tries: run the case again")
+    Skip.INCONCLUSIVE.skip(f"too slow to {what} in {ATTEMPTS} tries: run the case again")
 
 
 @requirement("COMPAT-2")
@@ -233,7 +233,9 @@ def test_the_reply_to_connect_keeps_entries_that_fit_to_the_byte(chat: Chat, ove
     used += len(compact({**entry, "message": newest})) + 1  # and the comma between the two
     filler = limit - used - len(compact(entry)) + over
     if not 2 <= filler <= chat.caps.limits["max_message_bytes"]:
-        pytest.skip(f"connect_reply_bytes {limit} leaves no room for two posts to fill it")
+        Skip.LIMITS_UNFIT.skip(
+            f"connect_reply_bytes {limit} leaves no room for two posts to fill it"
+        )
     texts = ["small", "1 " + "b" * (filler - 2), newest]
     bob = chat.join(name, room)
     for text in texts:
@@ -244,7 +246,9 @@ def test_the_reply_to_connect_keeps_entries_that_fit_to_the_byte(chat: Chat, ove
     alice.send(connect_doc(reader, [room]))
     reply = alice.expect("COMPAT-4", "a chat answering connect", is_chat)
     if alice.packets[-1].raw != compact(reply):
-        pytest.skip("the target writes JSON with spaces or escapes: its sizes are not these")
+        Skip.OTHER_JSON_SPELLING.skip(
+            "the target writes spaces or escapes: its sizes are not these"
+        )
     fit = texts[1:] if over == 0 else texts[2:]
     chat.check(
         "COMPAT-4",
@@ -266,7 +270,7 @@ def test_a_bare_session_is_ended_with_one_packet(chat: Chat) -> None:
     try:  # generous: the wait ends when the target closes, and only a lenient target pays it
         values = client.expect_closed("COMPAT-5", chat.reply + delay + 1.0)
     except Violation:
-        pytest.skip(f"the target did not end the session after {errors} errors (LIMIT-2: MAY)")
+        Skip.NO_ERROR_LIMIT.skip(f"the target did not end the session after {errors} errors")
     ends_with_error = bool(values) and is_error(values[-1], error_text(ErrorCode.TOO_MANY_ERRORS))
     chat.check(
         "COMPAT-5",
@@ -340,7 +344,7 @@ def test_a_newline_within_the_grace_after_a_bare_first_frame_is_not_missed(chat:
     require_welcome(chat)
     grace = chat.caps.limits["first_frame_grace_ms"] / 1000
     if grace <= 0:
-        pytest.skip("the target announces no first_frame_grace_ms: a `\\n` after the frame is late")
+        Skip.LIMITS_UNFIT.skip("first_frame_grace_ms is 0: a `\\n` after the frame is late")
     delay = chat.caps.limits["welcome_delay_ms"] / 1000
     chat.sync()  # the witness is there before the clock starts
     in_time = 3 * grace / 4  # the target read the frame after we sent it: its grace ends later

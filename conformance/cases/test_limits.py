@@ -11,13 +11,11 @@ from __future__ import annotations
 import socket
 import time
 
-import pytest
-
 import protocol
 from conformance.kit.messages import connect_doc
 from conformance.kit.wire import Closed
 from conformance.suite.harness import Chat, Client, is_chat, is_welcome
-from conformance.suite.verdicts import Violation, requirement
+from conformance.suite.verdicts import Skip, Violation, requirement
 
 LIMITS = protocol.limits()
 WRITES_PER_S = 20e6  # bytes a loopback server fans out per second, roughly: for time estimates
@@ -107,7 +105,7 @@ def test_a_newcomer_at_the_limit_takes_the_place_of_the_oldest_idle_connection(c
         chat.caps.limits["max_connections_per_address"], chat.caps.limits["max_connections"]
     )
     if evict >= timeout:
-        pytest.skip(f"evict_after_s {evict} is not below connect_timeout_s {timeout}: no eviction")
+        Skip.NO_EVICTION.skip(f"evict_after_s {evict} is not below connect_timeout_s {timeout}")
     chat.require_time(evict + limit / CONNECTS_PER_S, "waits out evict_after_s at the limit")
     chat.sync()  # connections of the cases before are closed: ours is the oldest idle one
     oldest = chat.open("oldest")
