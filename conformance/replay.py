@@ -105,7 +105,8 @@ def replay(
         elif event == "open":
             sock, first_sock = first_sock, None
             try:
-                client = WireClient(address, label, timeout, transcript=live, sock=sock)
+                source = record.data.decode() or None  # the address it connected from
+                client = WireClient(address, label, timeout, live, sock, source)
             except OSError as error:  # it died of what came before, or stopped accepting
                 outcome.refused.append(f"{label}: {error}")
                 continue

@@ -121,6 +121,50 @@ def test_a_newcomer_at_the_limit_takes_the_place_of_the_oldest_idle_connection(c
     chat.check_last_words(before, protocol.ErrorCode.CONNECT_TIMEOUT)
 
 
+@requirement("LIMIT-3", "LIMIT-1")
+def test_at_max_connections_a_newcomer_of_another_address_takes_the_oldest_idle_place(
+    chat: Chat,
+) -> None:
+    """The same at the server's limit, `max_connections`, reached by clients of several
+    addresses of which none reaches `max_connections_per_address`: the oldest idle connection
+    goes, whatever its address and the newcomer's.
+
+    Needs `max_connections` above the per-address limit (else one address meets the server's
+    limit alone, and the case above sees it) and more than one address to connect from."""
+    evict = chat.caps.limits["evict_after_s"]
+    timeout = chat.caps.limits["connect_timeout_s"]
+    most = chat.caps.limits["max_connections"]
+    per_address = chat.caps.limits["max_connections_per_address"]
+    if evict >= timeout:
+        Skip.NO_EVICTION.skip(f"evict_after_s {evict} is not below connect_timeout_s {timeout}")
+    if most <= per_address:
+        Skip.LIMITS_UNFIT.skip(
+            f"max_connections {most} is not above max_connections_per_address {per_address}: "
+            "one address reaches it (the case above)"
+        )
+    chat.require_time(evict + most / CONNECTS_PER_S, "waits out evict_after_s at max_connections")
+    # Enough addresses that none holds `per_address` connections when the total reaches `most`,
+    # leaving room for the connections the run itself keeps open.
+    spread = (most + 1) // max(per_address // 2, 1) + 1
+    sources: list[str | None] = [None, *chat.other_addresses(spread - 1, "reach max_connections")]
+    chat.sync()  # connections of the cases before are closed: ours is the oldest idle one
+    opened = time.monotonic()  # the target's clock for it starts later: its timeout ends later
+    oldest = chat.open("oldest")
+    anchored = chat.caps.sends_welcome and _welcomed(oldest, WELCOME_WITHIN_S + chat.reply)
+    if not anchored:
+        oldest.wait_accepted()
+    time.sleep(evict + (0.0 if anchored else chat.reply))
+    for n in range(most):
+        chat.open("newcomer", sources[(n + 1) % len(sources)])
+    # A close once `connect_timeout_s` is over would say the same words without any eviction:
+    # only one before it counts.
+    wait = min(chat.reply + most / CONNECTS_PER_S, opened + timeout - time.monotonic())
+    if wait <= 0:
+        Skip.INCONCLUSIVE.skip(f"opening {most} connections took past connect_timeout_s {timeout}")
+    before = oldest.expect_closed("LIMIT-3", timeout=wait)
+    chat.check_last_words(before, protocol.ErrorCode.CONNECT_TIMEOUT)
+
+
 def _welcomed(client: Client, timeout: float) -> bool:
     try:
         packet = client.peek(timeout)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import socket
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -56,8 +57,8 @@ __all__ = ["Chat", "Client", "delivery", "is_chat", "is_delivery", "is_error", "
 class Client(WireClient):
     """One connection of a case; `packets` keeps everything received, welcome included."""
 
-    def __init__(self, chat: Chat, label: str) -> None:
-        super().__init__(chat.address, label, chat.caps.timing.reply, chat.transcript)
+    def __init__(self, chat: Chat, label: str, source: str | None = None) -> None:
+        super().__init__(chat.address, label, chat.caps.timing.reply, chat.transcript, None, source)
         self.chat = chat
         self._name: str | None = None  # known once it has joined
         self.welcome: Any = None
@@ -363,12 +364,13 @@ class Chat:
     def room(self, base: str = "room") -> str:
         return f"#{base}-{self.tokens.next()}"
 
-    def open(self, label: str = "client") -> Client:
-        return self._add(Client, label)
+    def open(self, label: str = "client", source: str | None = None) -> Client:
+        """A new connection; from the local address `source` if given (`other_addresses`)."""
+        return self._add(Client, label, source)
 
-    def _add(self, kind: type[Client], label: str) -> Client:
+    def _add(self, kind: type[Client], label: str, source: str | None = None) -> Client:
         count = self._labels[label] = self._labels.get(label, 0) + 1
-        client = kind(self, label if count == 1 else f"{label}#{count}")
+        client = kind(self, label if count == 1 else f"{label}#{count}", source)
         self.clients.append(client)
         return client
 
@@ -560,6 +562,25 @@ class Chat:
         the run allows slow cases (--slow)."""
         if seconds > QUICK_S and not self.slow:
             Skip.SLOW.skip(f"{why}: about {seconds:.0f} s; run with --slow")
+
+    def other_addresses(self, count: int, why: str) -> list[str]:
+        """`count` local addresses to connect from besides the usual one, so that a case can be
+        clients of several addresses (the server's limit across addresses): other loopback
+        addresses, which Linux answers on without setup. A skip where there are none: a target
+        that is not on 127.0.0.1, or a system that has no other loopback address."""
+        host = self.address[0]
+        if not host.startswith("127."):
+            Skip.ONE_ADDRESS.skip(f"the target is not on loopback: the suite cannot {why}")
+        sources = [f"127.0.0.{n}" for n in range(2, 255) if f"127.0.0.{n}" != host][:count]
+        for source in sources:
+            with socket.socket() as probe:
+                try:
+                    probe.bind((source, 0))
+                except OSError:
+                    Skip.ONE_ADDRESS.skip(f"this system cannot connect from {source} to {why}")
+        if len(sources) < count:
+            Skip.ONE_ADDRESS.skip(f"{count} addresses more are needed to {why}")
+        return sources
 
     def require_process(self, why: str) -> None:
         if not self.target.spec.owns_process:
