@@ -30,8 +30,21 @@ MOMENT_S = 0.02  # "at once" and "a moment later", for a target whose delays are
 
 
 def require_welcome(chat: Chat) -> None:
-    if not chat.caps.sends_welcome:
-        Skip.NO_WELCOME.skip("the target sends none: nothing to time")
+    """Skip a case about the welcome for a target that sends none.
+
+    The probe writes its `connect` at once; a target that welcomed no such client may still
+    welcome one that waits, and then it does send welcomes (to some): the case is for it, and
+    COMPAT-1 asks it to welcome both."""
+    if chat.caps.sends_welcome:
+        return
+    silent = chat.open("silent")
+    try:
+        packet = silent.peek(WELCOME_WITHIN_S + chat.reply)
+    except Closed:
+        packet = None
+    silent.close()
+    if packet is None or not is_welcome(packet.value):
+        Skip.NO_WELCOME.skip("neither the probe, which spoke first, nor a silent client got one")
 
 
 def bare(document: Any) -> bytes:
@@ -371,3 +384,65 @@ def test_a_newline_within_the_grace_after_a_bare_first_frame_is_not_missed(chat:
         )
         return
     inconclusive(chat, f"send a `\\n` within {in_time * 1000:.0f} ms of a bare first frame")
+
+
+@requirement("COMPAT-2")
+def test_welcomes_falling_due_during_the_grace_of_a_bare_first_frame_stop_nothing(
+    chat: Chat,
+) -> None:
+    """Bare `connect`s, each sent at once on a new connection, so that each waits
+    `first_frame_grace_ms` for a `\\n`, while silent connections opened every few milliseconds
+    have their welcomes fall due, every few milliseconds too, inside those waits: the server
+    keeps serving, sends no welcome to the bare clients and answers each `connect` once its
+    grace is over."""
+    require_welcome(chat)
+    grace = chat.caps.limits["first_frame_grace_ms"] / 1000
+    delay = chat.caps.limits["welcome_delay_ms"] / 1000
+    if grace <= 0 or delay <= 0:
+        Skip.LIMITS_UNFIT.skip(
+            f"first_frame_grace_ms {grace * 1000:g} and welcome_delay_ms {delay * 1000:g}: "
+            "a bare first frame is not held while other welcomes fall due"
+        )
+    step = grace / 4  # welcomes fall due this often: a few in each grace, should one be late
+    bare_clients = 4
+    span = delay + bare_clients * (grace + step)
+    room = chat.caps.limits["max_connections_per_address"] - bare_clients - 8  # 8: the run's
+    if span / step > room:
+        Skip.LIMITS_UNFIT.skip(f"max_connections_per_address leaves no room for {span / step:.0f}")
+    chat.sync()  # the witness is there before the clock starts
+    began = time.monotonic()
+    held: list[Client] = []  # the bare clients that spoke before their welcome delay ended
+    while (now := time.monotonic()) - began < span:
+        chat.open("silent")  # its welcome falls due `delay` from now
+        due = delay + len(held) * (grace + step)
+        if now - began >= due and len(held) < bare_clients:
+            name = chat.user("bare")
+            client = chat.open(name)
+            opened = time.monotonic()
+            client.send_bytes(bare(connect_doc(name, [])))  # at once: its welcome is pending
+            client.name = name
+            if time.monotonic() - opened <= max(delay / 2, MOMENT_S):
+                held.append(client)
+            else:
+                client.close()  # we were slow: its welcome may rightly have gone out first
+        time.sleep(step)
+    if not held:
+        inconclusive(chat, "send a bare connect within the welcome delay")
+    for client in held:
+        if chat.caps.answers_connect:
+            try:
+                first = client.recv(chat.reply + grace)
+            except Closed:
+                raise client.closed_violation("COMPAT-2", "the reply to its connect") from None
+            chat.check(
+                "COMPAT-2",
+                first is not None and is_chat(first.value),
+                f"{client.label}: expected the reply to its bare connect once its grace was "
+                f"over, got {show(first) if first else 'nothing'}",
+            )
+        chat.check(
+            "COMPAT-2",
+            client.welcome is None,
+            f"{client.label}: a bare first frame sent at once got a welcome",
+        )
+    chat.sync()  # and the server still serves everyone

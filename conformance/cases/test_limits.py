@@ -90,6 +90,33 @@ def test_connections_past_the_limit_are_refused(chat: Chat) -> None:
     chat.check_last_words(before, protocol.ErrorCode.SERVER_FULL)
 
 
+@requirement("LIMIT-5", "LIMIT-1")
+def test_an_address_is_served_up_to_its_limit_and_refused_past_it(chat: Chat) -> None:
+    """Connections of one address, each connected under a name (so that none is an idle one to
+    evict), up to `max_connections_per_address` with those the case holds already: every one is
+    served; the next is refused. A server that miscounts an address's connections refuses one
+    too soon, or lets one too many in."""
+    limit = chat.caps.limits["max_connections_per_address"]
+    rtt = chat.caps.timing.rtt
+    chat.require_time(
+        limit * (1 / CONNECTS_PER_S + 2 * rtt), "connects max_connections_per_address"
+    )
+    chat.sync()  # the connections of the cases before are closed: only this case's are counted
+    held = sum(1 for client in chat.clients if not client.closed)
+    for n in range(held, limit):
+        client = chat.open("within")
+        try:
+            client.join(chat.user("within"), rule="LIMIT-5")
+        except Violation as violation:
+            if violation.rule != "LIMIT-5":
+                raise
+            where = f"connection {n + 1} of the {limit} an address may hold"
+            raise Violation("LIMIT-5", f"{where}: {violation.message}", violation.cause) from None
+    extra = chat.open("past")
+    before = extra.expect_closed("LIMIT-5", timeout=chat.reply + limit / CONNECTS_PER_S)
+    chat.check_last_words(before, protocol.ErrorCode.SERVER_FULL)
+
+
 @requirement("LIMIT-3", "LIMIT-1")
 def test_a_newcomer_at_the_limit_takes_the_place_of_the_oldest_idle_connection(chat: Chat) -> None:
     """One connection that never connects waits `evict_after_s`; then newcomers, as many as

@@ -52,6 +52,29 @@ def test_eviction_at_max_connections_is_checked_with_clients_of_several_addresse
     assert "LIMIT-3" in run.ids("informational"), run.output
 
 
+def test_an_address_refused_one_connection_too_soon_is_seen(tmp_path: Path) -> None:
+    """A server that counts an address's first connection twice still refuses the connection
+    past its limit, as the older LIMIT-5 case asks; the case that fills the limit to the last
+    connection sees the one refused too soon (a MAY, so informational, and exit 0)."""
+    run = conformance(broken("miscount_address"), tmp_path, "--select", "LIMIT-5")
+    assert run.code == 0, run.output
+    verdicts = {c["nodeid"].split("::")[-1]: c for c in run.report["cases"]}
+    case = verdicts["test_an_address_is_served_up_to_its_limit_and_refused_past_it"]
+    assert case["verdict"] == "informational" and case["broken"] == "LIMIT-5", run.output
+    assert "connection 30 of the 30" in case["reason"], run.output
+    assert verdicts["test_connections_past_the_limit_are_refused"]["verdict"] == "pass"
+
+
+def test_a_welcome_sent_only_to_silent_clients_is_not_taken_for_none(tmp_path: Path) -> None:
+    """The probe speaks first and gets no welcome from this server; a silent client does get
+    one. The cases about the welcome run (not skipped as for a server that sends none) and
+    find the welcome missing for a client that spoke first: COMPAT-1, a SHOULD."""
+    run = conformance(broken("welcome_only_when_silent"), tmp_path, "--select", "COMPAT-1")
+    assert run.code == 0, run.output
+    assert "COMPAT-1" in run.ids("non-strict"), run.output
+    assert not [c for c in run.cases("skipped") if c["reason"].startswith("no welcome")]
+
+
 @pytest.mark.parametrize(
     ("variant", "select", "expected"),
     [
