@@ -26,11 +26,15 @@ WELCOME_WITHIN_S = 1.0  # a client that sends nothing gets its welcome within a 
 
 @requirement("LIMIT-3", "LIMIT-1")
 def test_connect_timeout(chat: Chat) -> None:
+    """A connection that never connects is ended once `connect_timeout_s` is over; one opened
+    just before it, which connected, is not: the timeout is for those that have not."""
     timeout = chat.caps.limits["connect_timeout_s"]
     chat.require_time(timeout, "waits out connect_timeout_s")
+    connected = chat.join(chat.user("connected"))
     client = chat.open("idle")
     before = client.expect_closed("LIMIT-3", timeout=timeout + 2 * chat.reply + 1.0)
     chat.check_last_words(before, protocol.ErrorCode.CONNECT_TIMEOUT)
+    connected.expect_quiet("LIMIT-3", "it connected in time: no timeout ends it")
 
 
 def _freed(chat: Chat, name: str) -> bool:
