@@ -61,8 +61,8 @@ class Skip(enum.Enum):
 
     Each is a capability the protocol makes optional in some profile (with the rule that makes it
     optional there or required elsewhere), a setting the target announces in its welcome's
-    `limits`, a choice of the run, or one reason that blames neither: the suite's own machine was
-    too slow to judge. `Chat` turns a missing capability into a skip only where the profile allows
+    `limits`, a choice of the run, or a reason that blames neither: the suite's own machine was
+    too slow to judge, or cannot connect from a second address. `Chat` turns a missing capability into a skip only where the profile allows
     it; where it does not, the case fails on `rule` instead. Cases skip through these members
     only (`pytest.skip` itself is for the run, when it stops), so the report can say why.
     """
@@ -80,7 +80,8 @@ class Skip(enum.Enum):
     NO_EVICTION = ("no eviction", "LIMIT-3", ("core", "full"))
     # The limits a server announces are its own to choose; some leave a case's situation
     # impossible (a `first_frame_grace_ms` of 0: no `\n` can follow in time; a
-    # `connect_reply_bytes` too small for two posts to fill it).
+    # `connect_reply_bytes` too small for two posts to fill it; a `max_connections` no higher
+    # than `max_connections_per_address`, which one address reaches alone).
     LIMITS_UNFIT = ("limits unfit", "", ("core", "full"))
     # Byte-exact cases reckon sizes in compact, unescaped JSON; a target that escapes characters
     # (FRAME-9 allows it) or, in core, writes spaces has other sizes, which such a case cannot
