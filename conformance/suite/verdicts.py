@@ -62,9 +62,10 @@ class Skip(enum.Enum):
     Each is a capability the protocol makes optional in some profile (with the rule that makes it
     optional there or required elsewhere), a setting the target announces in its welcome's
     `limits`, a choice of the run, or a reason that blames neither: the suite's own machine was
-    too slow to judge, or cannot connect from a second address. `Chat` turns a missing capability into a skip only where the profile allows
-    it; where it does not, the case fails on `rule` instead. Cases skip through these members
-    only (`pytest.skip` itself is for the run, when it stops), so the report can say why.
+    too slow to judge, or cannot connect from a second address. `Chat` turns a missing
+    capability into a skip only where the profile allows it; where it does not, the case fails
+    on `rule` instead. Cases skip through these members only (`pytest.skip` itself is for the
+    run, when it stops), so the report can say why.
     """
 
     # CONNECT-2 (full) requires a reply to `connect`; core servers need not send one.
