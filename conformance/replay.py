@@ -124,7 +124,8 @@ def replay(
             sock = spare.pop(number, None)
             where = nodes[number - 1] if nodes else address
             try:
-                client = WireClient(where, label, timeout, transcript=live, sock=sock)
+                source = record.data.decode() or None  # the address it connected from
+                client = WireClient(where, label, timeout, live, sock, source)
             except OSError as error:  # it died of what came before, or stopped accepting
                 outcome.refused.append(f"{label}: {error}")
                 continue

@@ -18,7 +18,10 @@ then one JSON line like the other benchmarks.
 
 `--previous` re-judges only what an earlier run of the same sample did not kill by the suite and
 keeps the rest: cases are only ever added, and a case added cannot make a killed mutant pass.
-A measurement from scratch is the plain command.
+That holds only for the same engine served the same way: an ID names one statement, not the
+rest of the engine, so a kill kept across an engine change may no longer happen. Each run
+records a digest of engine/ and its `--serve-args`; `--previous` refuses a run that differs in
+either. A measurement from scratch is the plain command.
 
 A mutant's ID names the function, the edit and a digest of the mutated statement, not its line
 (mutator.py says what keeps an ID and what changes it), so equivalent.json's judgements outlive
@@ -32,6 +35,7 @@ import argparse
 import concurrent.futures
 import dataclasses
 import difflib
+import hashlib
 import json
 import random
 import sys
@@ -269,6 +273,27 @@ def judge(
     return outcomes
 
 
+def engine_digest() -> str:
+    """A digest of every file of engine/ (names and bytes): whether two runs judged one engine."""
+    sha = hashlib.sha1()
+    for path in sorted((REPO / "engine").rglob("*.py")):
+        sha.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return sha.hexdigest()[:12]
+
+
+def reusable(data: dict[str, Any], serve_args: str) -> str:
+    """Why an earlier run's kills cannot be kept for this one ("" if they can)."""
+    if data.get("engine") != engine_digest():
+        return (
+            f"it judged another engine (engine/ digest {data.get('engine', 'not recorded')}, "
+            f"now {engine_digest()})"
+        )
+    served = data.get("options", {}).get("serve_args")
+    if served != serve_args:
+        return f"it served the mutants with other flags ({served!r})"
+    return ""
+
+
 def load(path: Path) -> tuple[dict[str, Any], dict[str, Outcome]]:
     data: dict[str, Any] = json.loads(path.read_text())
     fields = {f.name for f in dataclasses.fields(Outcome)}
@@ -360,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         data, outcomes = load(args.report)
         chosen = [known[i] for i in outcomes]
         extra: dict[str, Any] = {
-            k: data[k] for k in ("date", "options", "enumerated", "seconds") if k in data
+            k: data[k] for k in ("date", "engine", "options", "enumerated", "seconds") if k in data
         }
         written = write(args.out, data["heading"], chosen, outcomes, extra)
         return 1 if written["misclassified"] else 0
@@ -376,7 +401,13 @@ def main(argv: list[str] | None = None) -> int:
         fuzz_seed=args.fuzz_seed,
         serve_args=args.serve_args,
     )
-    previous = load(args.previous)[1] if args.previous else {}
+    previous: dict[str, Outcome] = {}
+    if args.previous:
+        data, previous = load(args.previous)
+        why = reusable(data, args.serve_args)
+        if why:
+            print(f"--previous {args.previous}: {why}; measure from scratch", file=sys.stderr)
+            return 2
     began = time.monotonic()
     judged = judge(chosen, options, args.jobs, not args.no_fuzz, previous)
     if judged is None:
@@ -400,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     extra = {
         "date": time.strftime("%Y-%m-%d"),
+        "engine": engine_digest(),
         "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "enumerated": len(everything),
         "seconds": round(elapsed, 1),

@@ -19,7 +19,7 @@ import pytest
 from conformance.kit.messages import connect_doc, direct, is_echo
 from conformance.kit.wire import Closed, WireClient, encode
 from conformance.suite.harness import Chat, Client, is_chat, is_error, is_welcome, show
-from conformance.suite.verdicts import Violation, requirement
+from conformance.suite.verdicts import Skip, Violation, requirement
 from protocol import ErrorCode, error_text
 
 READ_BYTES = 4096  # one recv of the course's one-object-per-read clients
@@ -30,8 +30,21 @@ MOMENT_S = 0.02  # "at once" and "a moment later", for a target whose delays are
 
 
 def require_welcome(chat: Chat) -> None:
-    if not chat.caps.sends_welcome:
-        pytest.skip("the target sends no welcome (WELCOME-1 is a SHOULD): nothing to time")
+    """Skip a case about the welcome for a target that sends none.
+
+    The probe writes its `connect` at once; a target that welcomed no such client may still
+    welcome one that waits, and then it does send welcomes (to some): the case is for it, and
+    COMPAT-1 asks it to welcome both."""
+    if chat.caps.sends_welcome:
+        return
+    silent = chat.open("silent")
+    try:
+        packet = silent.peek(WELCOME_WITHIN_S + chat.reply)
+    except Closed:
+        packet = None
+    silent.close()
+    if packet is None or not is_welcome(packet.value):
+        Skip.NO_WELCOME.skip("neither the probe, which spoke first, nor a silent client got one")
 
 
 def bare(document: Any) -> bytes:
@@ -112,7 +125,7 @@ def test_a_first_frame_with_a_newline_gets_the_welcome_first(chat: Chat) -> None
 
 def inconclusive(chat: Chat, what: str) -> None:
     """Every try was too slow on our side to judge the target: say so, do not blame it."""
-    pytest.skip(f"this machine was too slow to {what} in {ATTEMPTS} tries: run the case again")
+    Skip.INCONCLUSIVE.skip(f"too slow to {what} in {ATTEMPTS} tries: run the case again")
 
 
 @requirement("COMPAT-2")
@@ -233,7 +246,9 @@ def test_the_reply_to_connect_keeps_entries_that_fit_to_the_byte(chat: Chat, ove
     used += len(compact({**entry, "message": newest})) + 1  # and the comma between the two
     filler = limit - used - len(compact(entry)) + over
     if not 2 <= filler <= chat.caps.limits["max_message_bytes"]:
-        pytest.skip(f"connect_reply_bytes {limit} leaves no room for two posts to fill it")
+        Skip.LIMITS_UNFIT.skip(
+            f"connect_reply_bytes {limit} leaves no room for two posts to fill it"
+        )
     texts = ["small", "1 " + "b" * (filler - 2), newest]
     bob = chat.join(name, room)
     for text in texts:
@@ -244,7 +259,9 @@ def test_the_reply_to_connect_keeps_entries_that_fit_to_the_byte(chat: Chat, ove
     alice.send(connect_doc(reader, [room]))
     reply = alice.expect("COMPAT-4", "a chat answering connect", is_chat)
     if alice.packets[-1].raw != compact(reply):
-        pytest.skip("the target writes JSON with spaces or escapes: its sizes are not these")
+        Skip.OTHER_JSON_SPELLING.skip(
+            "the target writes spaces or escapes: its sizes are not these"
+        )
     fit = texts[1:] if over == 0 else texts[2:]
     chat.check(
         "COMPAT-4",
@@ -266,7 +283,7 @@ def test_a_bare_session_is_ended_with_one_packet(chat: Chat) -> None:
     try:  # generous: the wait ends when the target closes, and only a lenient target pays it
         values = client.expect_closed("COMPAT-5", chat.reply + delay + 1.0)
     except Violation:
-        pytest.skip(f"the target did not end the session after {errors} errors (LIMIT-2: MAY)")
+        Skip.NO_ERROR_LIMIT.skip(f"the target did not end the session after {errors} errors")
     ends_with_error = bool(values) and is_error(values[-1], error_text(ErrorCode.TOO_MANY_ERRORS))
     chat.check(
         "COMPAT-5",
@@ -340,7 +357,7 @@ def test_a_newline_within_the_grace_after_a_bare_first_frame_is_not_missed(chat:
     require_welcome(chat)
     grace = chat.caps.limits["first_frame_grace_ms"] / 1000
     if grace <= 0:
-        pytest.skip("the target announces no first_frame_grace_ms: a `\\n` after the frame is late")
+        Skip.LIMITS_UNFIT.skip("first_frame_grace_ms is 0: a `\\n` after the frame is late")
     delay = chat.caps.limits["welcome_delay_ms"] / 1000
     chat.sync()  # the witness is there before the clock starts
     in_time = 3 * grace / 4  # the target read the frame after we sent it: its grace ends later
@@ -367,3 +384,65 @@ def test_a_newline_within_the_grace_after_a_bare_first_frame_is_not_missed(chat:
         )
         return
     inconclusive(chat, f"send a `\\n` within {in_time * 1000:.0f} ms of a bare first frame")
+
+
+@requirement("COMPAT-2")
+def test_welcomes_falling_due_during_the_grace_of_a_bare_first_frame_stop_nothing(
+    chat: Chat,
+) -> None:
+    """Bare `connect`s, each sent at once on a new connection, so that each waits
+    `first_frame_grace_ms` for a `\\n`, while silent connections opened every few milliseconds
+    have their welcomes fall due, every few milliseconds too, inside those waits: the server
+    keeps serving, sends no welcome to the bare clients and answers each `connect` once its
+    grace is over."""
+    require_welcome(chat)
+    grace = chat.caps.limits["first_frame_grace_ms"] / 1000
+    delay = chat.caps.limits["welcome_delay_ms"] / 1000
+    if grace <= 0 or delay <= 0:
+        Skip.LIMITS_UNFIT.skip(
+            f"first_frame_grace_ms {grace * 1000:g} and welcome_delay_ms {delay * 1000:g}: "
+            "a bare first frame is not held while other welcomes fall due"
+        )
+    step = grace / 4  # welcomes fall due this often: a few in each grace, should one be late
+    bare_clients = 4
+    span = delay + bare_clients * (grace + step)
+    room = chat.caps.limits["max_connections_per_address"] - bare_clients - 8  # 8: the run's
+    if span / step > room:
+        Skip.LIMITS_UNFIT.skip(f"max_connections_per_address leaves no room for {span / step:.0f}")
+    chat.sync()  # the witness is there before the clock starts
+    began = time.monotonic()
+    held: list[Client] = []  # the bare clients that spoke before their welcome delay ended
+    while (now := time.monotonic()) - began < span:
+        chat.open("silent")  # its welcome falls due `delay` from now
+        due = delay + len(held) * (grace + step)
+        if now - began >= due and len(held) < bare_clients:
+            name = chat.user("bare")
+            client = chat.open(name)
+            opened = time.monotonic()
+            client.send_bytes(bare(connect_doc(name, [])))  # at once: its welcome is pending
+            client.name = name
+            if time.monotonic() - opened <= max(delay / 2, MOMENT_S):
+                held.append(client)
+            else:
+                client.close()  # we were slow: its welcome may rightly have gone out first
+        time.sleep(step)
+    if not held:
+        inconclusive(chat, "send a bare connect within the welcome delay")
+    for client in held:
+        if chat.caps.answers_connect:
+            try:
+                first = client.recv(chat.reply + grace)
+            except Closed:
+                raise client.closed_violation("COMPAT-2", "the reply to its connect") from None
+            chat.check(
+                "COMPAT-2",
+                first is not None and is_chat(first.value),
+                f"{client.label}: expected the reply to its bare connect once its grace was "
+                f"over, got {show(first) if first else 'nothing'}",
+            )
+        chat.check(
+            "COMPAT-2",
+            client.welcome is None,
+            f"{client.label}: a bare first frame sent at once got a welcome",
+        )
+    chat.sync()  # and the server still serves everyone

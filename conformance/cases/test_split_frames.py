@@ -100,6 +100,7 @@ def test_a_whole_object_read_inside_an_open_frame_belongs_to_that_frame(chat: Ch
     alice.send_bytes(b'{"action":"message","nested":')
     chat.sync()  # the target has read the open frame's first part alone
     alice.send_bytes(encode(direct(alice.name, "inside")) + b"\n")
+    chat.sync()  # read alone too: a read with the next frame in it is not one whole object
     alice.send_bytes(encode(direct(alice.name, "after it")) + b"\n")
     seen = alice.settle("FRAME-3")  # all it answered, up to a message to itself
     if any(is_echo(value, alice.name, "inside") for value in seen):

@@ -111,18 +111,24 @@ class WireClient:
         timeout: float = 2.0,
         transcript: Transcript | None = None,
         sock: socket.socket | None = None,
+        source: str | None = None,
     ) -> None:
-        """Connect to `address`, or take over `sock`, a connection to it opened before."""
+        """Connect to `address`, or take over `sock`, a connection to it opened before.
+
+        `source` is the local IP address to connect from (another loopback address, to be a
+        client of another address for the server's per-address limits); the transcript's `open`
+        keeps it, so that a replay connects from it too."""
         self.label = label
         self.timeout = timeout
         self.transcript = transcript or Transcript()
-        self.sock = sock or socket.create_connection(address, timeout=timeout)
+        bind = (source, 0) if source else None
+        self.sock = sock or socket.create_connection(address, timeout, bind)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.closed = False
         self.received_bytes = 0
         self._reader = PacketReader()
         self._inbox: deque[Packet] = deque()
-        self.transcript.record(label, "open")
+        self.transcript.record(label, "open", source.encode() if source else b"")
 
     # -- sending ------------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -61,9 +62,12 @@ __all__ = ["Chat", "Client", "delivery", "is_chat", "is_delivery", "is_error", "
 class Client(WireClient):
     """One connection of a case; `packets` keeps everything received, welcome included."""
 
-    def __init__(self, chat: Chat, label: str, target: Target | None = None) -> None:
+    def __init__(
+        self, chat: Chat, label: str, target: Target | None = None, source: str | None = None
+    ) -> None:
         self.target = target or chat.target  # its node, when the target is a cluster
-        super().__init__(self.target.address, label, chat.caps.timing.reply, chat.transcript)
+        reply = chat.caps.timing.reply
+        super().__init__(self.target.address, label, reply, chat.transcript, None, source)
         self.chat = chat
         self._name: str | None = None  # known once it has joined
         self.welcome: Any = None
@@ -371,12 +375,17 @@ class Chat:
     def room(self, base: str = "room") -> str:
         return f"#{base}-{self.tokens.next()}"
 
-    def open(self, label: str = "client", on: int | None = None) -> Client:
+    def open(
+        self, label: str = "client", source: str | None = None, on: int | None = None
+    ) -> Client:
         """A new client, on the next target in turn, or on target `on` (from 1): a case about a
-        limit each node counts for itself (connections) keeps its clients on one node."""
-        return self._add(Client, label, on)
+        limit each node counts for itself (connections) keeps its clients on one node; from the
+        local address `source` if given (`other_addresses`)."""
+        return self._add(Client, label, on, source)
 
-    def _add(self, kind: type[Client], label: str, number: int | None = None) -> Client:
+    def _add(
+        self, kind: type[Client], label: str, number: int | None = None, source: str | None = None
+    ) -> Client:
         """A new client on target `number` (from 1), or on the next target in turn."""
         count = self._labels[label] = self._labels.get(label, 0) + 1
         label = label if count == 1 else f"{label}#{count}"
@@ -384,7 +393,7 @@ class Chat:
             number = self.spreader.next(label)
         else:
             self.spreader.pin(label, number)
-        client = kind(self, label, self.targets[number - 1])
+        client = kind(self, label, self.targets[number - 1], source)
         self.clients.append(client)
         return client
 
@@ -584,6 +593,25 @@ class Chat:
         the run allows slow cases (--slow)."""
         if seconds > QUICK_S and not self.slow:
             Skip.SLOW.skip(f"{why}: about {seconds:.0f} s; run with --slow")
+
+    def other_addresses(self, count: int, why: str) -> list[str]:
+        """`count` local addresses to connect from besides the usual one, so that a case can be
+        clients of several addresses (the server's limit across addresses): other loopback
+        addresses, which Linux answers on without setup. A skip where there are none: a target
+        that is not on 127.0.0.1, or a system that has no other loopback address."""
+        host = self.address[0]
+        if not host.startswith("127."):
+            Skip.ONE_ADDRESS.skip(f"the target is not on loopback: the suite cannot {why}")
+        sources = [f"127.0.0.{n}" for n in range(2, 255) if f"127.0.0.{n}" != host][:count]
+        for source in sources:
+            with socket.socket() as probe:
+                try:
+                    probe.bind((source, 0))
+                except OSError:
+                    Skip.ONE_ADDRESS.skip(f"this system cannot connect from {source} to {why}")
+        if len(sources) < count:
+            Skip.ONE_ADDRESS.skip(f"{count} addresses more are needed to {why}")
+        return sources
 
     def require_process(self, why: str) -> None:
         if not all(target.spec.owns_process for target in self.targets):

@@ -59,14 +59,50 @@ class Violation(Exception):
 class Skip(enum.Enum):
     """Every reason a case may be skipped, and nothing else (as irctest's typed skips).
 
-    Each is a capability the protocol makes optional in some profile, with the rule that makes it
-    required elsewhere, or a choice of the run. `Chat` turns a missing capability into a skip only
-    where the profile allows it; where it does not, the case fails on `rule` instead.
+    Each is a capability the protocol makes optional in some profile (with the rule that makes it
+    optional there or required elsewhere), a setting the target announces in its welcome's
+    `limits`, a choice of the run, or a reason that blames neither: the suite's own machine was
+    too slow to judge, or cannot connect from a second address. `Chat` turns a missing
+    capability into a skip only where the profile allows it; where it does not, the case fails
+    on `rule` instead. Cases skip through these members only (`pytest.skip` itself is for the
+    run, when it stops), so the report can say why.
     """
 
+    # CONNECT-2 (full) requires a reply to `connect`; core servers need not send one.
     NO_CONNECT_REPLY = ("no connect reply", "CONNECT-2", ("core",))
+    # WELCOME-1 is a SHOULD, judged by its own case (non-strict when missing); a case that times
+    # or counts the welcome has nothing to look at on a target that sends none.
+    NO_WELCOME = ("no welcome", "WELCOME-1", ("core", "full"))
+    # LIMIT-2 is a MAY: a target that never ends a session after errors in a row gives a case
+    # about how it ends one nothing to look at.
+    NO_ERROR_LIMIT = ("no error limit", "LIMIT-2", ("core", "full"))
+    # LIMIT-3 is a MAY: a target whose `evict_after_s` is not below its `connect_timeout_s`
+    # never evicts an idle connection sooner than it times it out, so eviction cannot be seen.
+    NO_EVICTION = ("no eviction", "LIMIT-3", ("core", "full"))
+    # The limits a server announces are its own to choose; some leave a case's situation
+    # impossible (a `first_frame_grace_ms` of 0: no `\n` can follow in time; a
+    # `connect_reply_bytes` too small for two posts to fill it; a `max_connections` no higher
+    # than `max_connections_per_address`, which one address reaches alone).
+    LIMITS_UNFIT = ("limits unfit", "", ("core", "full"))
+    # Byte-exact cases reckon sizes in compact, unescaped JSON; a target that escapes characters
+    # (FRAME-9 allows it) or, in core, writes spaces has other sizes, which such a case cannot
+    # predict. Compactness itself is FRAME-9's case, in full.
+    OTHER_JSON_SPELLING = ("other JSON spelling", "", ("core", "full"))
+    # Not the target's doing: a case about the server's limit across addresses needs clients on
+    # several addresses, which the suite has only for a target on loopback, on a system that
+    # answers on 127.0.0.2 and up (Linux does; macOS has 127.0.0.1 alone unless aliased).
+    ONE_ADDRESS = ("one client address", "", ("core", "full"))
+    # ERROR-3 is a MAY: only a server whose shared broker failed answers `Service Unavailable`,
+    # and no case can make an arbitrary server's broker fail; one that did the action gave the
+    # case nothing to hold to the rule.
+    NO_UNAVAILABLE = ("never unavailable", "ERROR-3", ("core", "full"))
+    # Chosen for the run: `--slow` runs them.
     SLOW = ("slow case", "", ("core", "full"))
+    # Signals and /proc need a target the suite started (`cmd:`), not a `tcp:` one.
     NOT_OWN_PROCESS = ("not our process", "", ("core", "full"))
+    # Not the target's doing: every attempt of a timing case found the suite itself too late
+    # (a loaded machine) to tell a right answer from a wrong one. Run the case again.
+    INCONCLUSIVE = ("inconclusive on this machine", "", ("core", "full"))
 
     def __init__(self, tag: str, rule: str, lawful_in: tuple[Profile, ...]) -> None:
         self.tag = tag

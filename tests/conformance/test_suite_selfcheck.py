@@ -7,6 +7,7 @@ let a broken server pass; each test here fails in one of those cases.
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +17,9 @@ import pytest
 
 import protocol
 from conformance.kit.target import free_port
+from conformance.kit.transcript import Transcript
+from conformance.kit.wire import WireClient
+from conformance.replay import replay
 from conformance.suite.verdicts import unknown_ids
 from tests.conformance.suiterun import (
     REFERENCE,
@@ -143,3 +147,19 @@ def test_pytest_runs_the_cases_directly_and_the_plugin_is_inert_without_a_target
     )
     assert inert.returncode == 0, inert.stdout
     assert "skipped" in inert.stdout and "jsonchat conformance" not in inert.stdout
+
+
+def test_a_client_of_another_address_is_replayed_from_it() -> None:
+    """Cases about limits across addresses connect from 127.0.0.2 and up; the transcript keeps
+    the address, so that a replay is a client of the same address again."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(5)
+        address = server.getsockname()
+        recorded = Transcript()
+        WireClient(address, "far", 1.0, recorded, source="127.0.0.2").close()
+        with server.accept()[0] as first:
+            assert first.getpeername()[0] == "127.0.0.2"
+        assert recorded.records[0].event == "open" and recorded.records[0].data == b"127.0.0.2"
+        replay(recorded, address, 0.2)
+        with server.accept()[0] as again:
+            assert again.getpeername()[0] == "127.0.0.2"

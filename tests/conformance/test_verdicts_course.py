@@ -10,6 +10,7 @@ have failed.
 
 from __future__ import annotations
 
+import ast
 import sys
 from pathlib import Path
 
@@ -141,6 +142,28 @@ def test_skips_are_typed_and_lawful_only_where_the_profile_says() -> None:
         "slow case"
     )
     assert skip_tag("precondition: whatever") == "other"
+    assert skip_tag("inconclusive on this machine (too slow to read in 3 tries)") == (
+        "inconclusive on this machine"
+    )
+    tags = [reason.tag for reason in Skip]
+    assert len(set(tags)) == len(tags) and not [t for t in tags if " (" in t], tags
+    # Only capabilities a server may lack are lawful to lack in a profile; a skip of the run's
+    # own (slow, inconclusive, not our process, limits) is never the target's fault.
+    assert all(reason.rule or set(reason.lawful_in) == {"core", "full"} for reason in Skip)
+
+
+def test_no_case_skips_but_by_a_typed_reason() -> None:
+    """A bare `pytest.skip` in a case would be counted as `other`: a skip nobody named."""
+    cases = Path(__file__).resolve().parents[2] / "conformance" / "cases"
+    bare: list[str] = []
+    for path in sorted(cases.glob("*.py")):
+        bare += [
+            f"{path.name}:{node.lineno}"
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Call)
+            and ast.unparse(node.func) in ("pytest.skip", "pytest.xfail", "pytest.importorskip")
+        ]
+    assert not bare, f"use a member of verdicts.Skip: {bare}"
 
 
 # -- a close is charged to the event that came before it ---------------------------------------

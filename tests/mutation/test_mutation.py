@@ -9,11 +9,13 @@ The two real runs use one section of the suite each, which keeps this file at a 
 from __future__ import annotations
 
 import ast
+import json
 from collections import Counter
+from pathlib import Path
 
-from benchmarks.mutation.__main__ import classified, sample
+from benchmarks.mutation.__main__ import classified, engine_digest, main, reusable, sample
 from benchmarks.mutation.mutator import Mutant, all_mutants, find_mutants
-from benchmarks.mutation.runner import REPO, Options, run_mutant
+from benchmarks.mutation.runner import REPO, SMALL_LIMITS, Options, run_mutant
 
 # Deleting the delivery of a room message to the room's other members.
 DELIVERY = (
@@ -95,3 +97,18 @@ def test_an_equivalent_mutant_survives_and_is_listed() -> None:
     _, verdicts = run_mutant(None, {}, options, with_fuzz=False)
     outcome, _ = run_mutant(mutant, verdicts, options, with_fuzz=False)
     assert outcome.status == "survived", outcome
+
+
+def test_previous_kills_are_kept_only_for_the_same_engine_and_flags(tmp_path: Path) -> None:
+    """A mutant's ID names one statement, not the engine around it: a kill kept from a run of
+    another engine, or of other server flags, may not happen now, so `--previous` refuses such
+    a run (before judging anything) and says to measure from scratch."""
+    same = {"engine": engine_digest(), "options": {"serve_args": SMALL_LIMITS}}
+    assert reusable(same, SMALL_LIMITS) == ""
+    assert "another engine" in reusable({**same, "engine": "0" * 12}, SMALL_LIMITS)
+    assert "another engine" in reusable({"options": same["options"]}, SMALL_LIMITS)
+    assert "other flags" in reusable(same, "--max-connections 5")
+    old = tmp_path / "results.json"
+    old.write_text(json.dumps({**same, "engine": "0" * 12, "mutants": []}))
+    assert main(["--previous", str(old), "--out", str(tmp_path / "out")]) == 2
+    assert not (tmp_path / "out").exists()

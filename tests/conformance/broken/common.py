@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Mapping
 from types import FrameType
 
 from engine.engine import Engine
@@ -11,10 +12,16 @@ from tests.transport.netutil import TEST_FLUSH_TIMEOUT_MS
 from transport.server import ChatServer, ServerConfig
 
 
-def serve(engine_class: type[Engine], welcome: bool = True) -> None:
+def serve(
+    engine_class: type[Engine], welcome: bool = True, limits: Mapping[str, int] | None = None
+) -> None:
+    """Serve on argv's HOST PORT; `limits` as `jsonchat serve`'s limit flags would set them."""
     host, port = sys.argv[1], int(sys.argv[2])
     config = ServerConfig(
-        host=host, port=port, welcome=welcome, limits={"flush_timeout_ms": TEST_FLUSH_TIMEOUT_MS}
+        host=host,
+        port=port,
+        welcome=welcome,
+        limits={"flush_timeout_ms": TEST_FLUSH_TIMEOUT_MS, **(limits or {})},
     )
     server = ChatServer(config)
     server.engine = engine_class(config.engine_config())
