@@ -104,6 +104,7 @@ class ChatServer:
         self._thread: threading.Thread | None = None
         self._selector = selectors.DefaultSelector()
         self._listener = self._listen(config.host, config.port)
+        self.open_files = _raise_fd_limit()
         self.address: tuple[str, int] = self._listener.getsockname()[:2]
         self._waker, self._wake_end = socket.socketpair()
         for end in (self._waker, self._wake_end):
@@ -150,7 +151,6 @@ class ChatServer:
             listener.close()
             raise
         listener.setblocking(False)
-        _raise_fd_limit()
         return listener
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -175,7 +175,9 @@ class ChatServer:
         return self._stopped.wait(timeout)
 
     def serve_forever(self) -> None:
-        log.info("listening", extra={"host": self.address[0], "port": self.address[1]})
+        # The open-file limit bounds the clients one node can hold (one descriptor each).
+        where = {"host": self.address[0], "port": self.address[1]}
+        log.info("listening", extra={**where, "open_files": self.open_files})
         engine = self.engine
         next_tick = time.monotonic() + TICK_S
         try:
@@ -433,8 +435,9 @@ def _cluster_engine(config: ServerConfig) -> ClusterEngine:
     return ClusterEngine(config.engine_config())
 
 
-def _raise_fd_limit() -> None:
-    """Use the hard limit on open files: each client costs one descriptor."""
+def _raise_fd_limit() -> int:
+    """Use the hard limit on open files (each client costs one descriptor): the limit now."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard if hard != resource.RLIM_INFINITY else soft

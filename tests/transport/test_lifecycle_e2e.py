@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import signal
 import socket
 import subprocess
@@ -132,3 +133,25 @@ def test_a_client_that_never_reads_is_cut_off_and_slows_no_one() -> None:
         # through a 4 KiB window would take minutes, so the test does not wait for the EOF).
         assert connect_when_free(server, "@stuck")
         stuck.close()
+
+
+def test_the_server_raises_its_open_file_limit_to_the_hard_one_and_logs_it() -> None:
+    """Each client costs a descriptor: a node holds as many clients as its open-file limit lets
+    it, so it takes the hard limit (the soft one is often 1,024) and says what it got."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    lowered = min(soft, 512)
+    command = [sys.executable, "-m", "transport.cli", "serve", "--port", "0"]
+    command += ["--log-format", "json"]
+
+    def lower() -> None:  # the server starts with a soft limit below its hard one
+        resource.setrlimit(resource.RLIMIT_NOFILE, (lowered, hard))
+
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, preexec_fn=lower)
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        assert '"event": "listening"' in line, line
+        assert f'"open_files": {hard}' in line, line
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(10)
