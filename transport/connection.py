@@ -43,6 +43,11 @@ class Connection:
         """Write what the socket takes now; raises OSError when the peer is gone."""
         out = self.out
         sent = self.sock.sendmsg(out if len(out) <= IOV_MAX else out[:IOV_MAX])
+        if sent == self.queued:  # the usual case: everything went, nothing to count
+            out.clear()
+            self.queued = 0
+            self.waiting = False
+            return
         self.queued -= sent
         done = 0
         for buffer in out:
