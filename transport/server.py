@@ -25,7 +25,6 @@ import time
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from itertools import accumulate
 from typing import TYPE_CHECKING, Protocol, cast
 
 import protocol
@@ -42,7 +41,7 @@ from engine.events import (
     Shutdown,
     Tick,
 )
-from transport.connection import Connection
+from transport.connection import Connection, Joined
 
 if TYPE_CHECKING:  # the cluster's code is imported only when a Redis is given
     from engine.cluster import ClusterEngine
@@ -315,9 +314,10 @@ class ChatServer:
     def _apply(self, outputs: Iterable[Output | ClusterOutput]) -> None:
         overflowing: list[Connection] = []
         # A read of many room messages gives one Send per message, each to the same recipients
-        # (the room hands out one cached tuple): queuing such a run of Sends as one batch costs
-        # a few operations per recipient instead of a few per recipient and frame. Each
-        # recipient still gets the same frames in the same order, each its own buffer.
+        # (the room hands out one cached tuple): such a run is joined once and queued as one
+        # buffer, which costs a few operations per recipient instead of a few per recipient and
+        # frame, and gives `sendmsg` one buffer instead of one per frame. Each recipient still
+        # gets the same bytes in the same order.
         run: list[bytes] = []
         run_to: tuple[int, ...] = ()
         for output in outputs:
@@ -341,10 +341,7 @@ class ChatServer:
             self._queue(run_to, run, overflowing)
         for conn in overflowing:
             if not conn.closing:
-                # It is not reading: its last words replace the backlog, after the rest of a
-                # frame that is partly written (flush leaves that as a memoryview in front).
-                del conn.out[1 if conn.out and type(conn.out[0]) is memoryview else 0 :]
-                conn.queued = len(conn.out[0]) if conn.out else 0
+                conn.drop_backlog()  # it is not reading: its last words replace the backlog
                 kick = Kick(conn.id, protocol.ErrorCode.QUEUE_FULL)
                 self._apply(self.engine.handle(kick))  # LIMIT-4
 
@@ -364,19 +361,20 @@ class ChatServer:
                     overflowing.append(conn)
                 dirty.add(conn)
             return
-        size = sum(map(len, frames))
+        data = Joined.of(frames)
+        size = len(data)
         over: list[Connection] = []
         for conn_id in to:
             conn = conns[conn_id]
-            conn.out += frames
+            conn.out.append(data)
             conn.queued += size
             if conn.queued > limit:  # LIMIT-4: a client that does not read
                 over.append(conn)
             dirty.add(conn)
         if over:
-            # Kicked in the order frame by frame queuing finds them: by the frame that takes
-            # each over the bound, then in the order of `to` (a stable sort keeps that order).
-            ends = list(accumulate(map(len, frames)))
+            # Kicked in the order Send by Send queuing finds them: by the Send that takes each
+            # over the bound, then in the order of `to` (a stable sort keeps that order).
+            ends = data.ends
             over.sort(key=lambda conn: bisect_right(ends, limit - (conn.queued - size)))
             overflowing += over
 
