@@ -98,7 +98,9 @@ class ChatServer:
         # Closing connections in the order of their deadlines: each is `flush_timeout` after
         # its close, so the order of closing (a dict keeps it) is the order of expiry.
         self._closing: dict[int, Connection] = {}
-        self._dirty: set[Connection] = set()
+        # Connections with data to write, flushed in the order they got it (a dict keeps it):
+        # the first member of a room is written to first, as Redis writes to its subscribers.
+        self._dirty: dict[Connection, None] = {}
         self._next_id = 0
         self._stop_requested = False
         self._stopped = threading.Event()
@@ -359,7 +361,7 @@ class ChatServer:
                 conn.queued += size
                 if conn.queued > limit:  # LIMIT-4: a client that does not read
                     overflowing.append(conn)
-                dirty.add(conn)
+                dirty[conn] = None
             return
         data = Joined.of(frames)
         size = len(data)
@@ -370,7 +372,7 @@ class ChatServer:
             conn.queued += size
             if conn.queued > limit:  # LIMIT-4: a client that does not read
                 over.append(conn)
-            dirty.add(conn)
+            dirty[conn] = None
         if over:
             # Kicked in the order Send by Send queuing finds them: by the Send that takes each
             # over the bound, then in the order of `to` (a stable sort keeps that order).
@@ -385,11 +387,11 @@ class ChatServer:
         conn.deadline = time.monotonic() + self._flush_timeout
         self._closing.pop(conn.id, None)  # closed again: to the back, with its new deadline
         self._closing[conn.id] = conn
-        self._dirty.add(conn)
+        self._dirty[conn] = None
         log.info("close", extra={"conn": conn.id, "peer": conn.peer, "reason": reason})
 
     def _flush_dirty(self) -> None:
-        dirty, self._dirty = self._dirty, set()
+        dirty, self._dirty = self._dirty, {}
         for conn in dirty:
             if not conn.waiting and conn.id in self._conns:
                 self._flush(conn)
@@ -436,7 +438,7 @@ class ChatServer:
         if self._conns.pop(conn.id, None) is None:
             return
         self._closing.pop(conn.id, None)
-        self._dirty.discard(conn)
+        self._dirty.pop(conn, None)
         self._selector.unregister(conn.sock)
         conn.sock.close()
 
