@@ -22,6 +22,7 @@ import selectors
 import socket
 import threading
 import time
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, cast
@@ -40,7 +41,7 @@ from engine.events import (
     Shutdown,
     Tick,
 )
-from transport.connection import Connection
+from transport.connection import Connection, Joined
 
 if TYPE_CHECKING:  # the cluster's code is imported only when a Redis is given
     from engine.cluster import ClusterEngine
@@ -97,7 +98,9 @@ class ChatServer:
         # Closing connections in the order of their deadlines: each is `flush_timeout` after
         # its close, so the order of closing (a dict keeps it) is the order of expiry.
         self._closing: dict[int, Connection] = {}
-        self._dirty: set[Connection] = set()
+        # Connections with data to write, flushed in the order they got it (a dict keeps it):
+        # the first member of a room is written to first, as Redis writes to its subscribers.
+        self._dirty: dict[Connection, None] = {}
         self._next_id = 0
         self._stop_requested = False
         self._stopped = threading.Event()
@@ -313,32 +316,71 @@ class ChatServer:
     # -- engine outputs -----------------------------------------------------------------------
 
     def _apply(self, outputs: Iterable[Output | ClusterOutput]) -> None:
-        conns, dirty, limit = self._conns, self._dirty, self._queue_limit
         overflowing: list[Connection] = []
+        # A read of many room messages gives one Send per message, each to the same recipients
+        # (the room hands out one cached tuple): such a run is joined once and queued as one
+        # buffer, which costs a few operations per recipient instead of a few per recipient and
+        # frame, and gives `sendmsg` one buffer instead of one per frame. Each recipient still
+        # gets the same bytes in the same order.
+        run: list[bytes] = []
+        run_to: tuple[int, ...] = ()
         for output in outputs:
             if type(output) is Send:
-                data = output.data
-                size = len(data)
-                for conn_id in output.to:
-                    conn = conns[conn_id]
-                    conn.out.append(data)
-                    conn.queued += size
-                    if conn.queued > limit:  # LIMIT-4: a client that does not read
-                        overflowing.append(conn)
-                    dirty.add(conn)
-            elif type(output) is Close:
-                self._close(conns[output.conn], output.reason)
+                if output.to is run_to:
+                    run.append(output.data)
+                    continue
+                if run:
+                    self._queue(run_to, run, overflowing)
+                run_to, run = output.to, [output.data]
+                continue
+            if run:  # whatever comes next comes after the run, as it did in `outputs`
+                self._queue(run_to, run, overflowing)
+                run = []
+            if type(output) is Close:
+                self._close(self._conns[output.conn], output.reason)
             else:
                 assert self._broker is not None and not isinstance(output, Send | Close)
                 self._broker.request(output)  # only a node of a cluster gets these
+        if run:
+            self._queue(run_to, run, overflowing)
         for conn in overflowing:
             if not conn.closing:
-                # It is not reading: its last words replace the backlog, after the rest of a
-                # frame that is partly written (flush leaves that as a memoryview in front).
-                del conn.out[1 if conn.out and type(conn.out[0]) is memoryview else 0 :]
-                conn.queued = len(conn.out[0]) if conn.out else 0
+                conn.drop_backlog()  # it is not reading: its last words replace the backlog
                 kick = Kick(conn.id, protocol.ErrorCode.QUEUE_FULL)
                 self._apply(self.engine.handle(kick))  # LIMIT-4
+
+    def _queue(
+        self, to: tuple[int, ...], frames: list[bytes], overflowing: list[Connection]
+    ) -> None:
+        """Queue `frames` for every connection in `to`; note those over LIMIT-4's bound."""
+        conns, dirty, limit = self._conns, self._dirty, self._queue_limit
+        if len(frames) == 1:
+            data = frames[0]
+            size = len(data)
+            for conn_id in to:
+                conn = conns[conn_id]
+                conn.out.append(data)
+                conn.queued += size
+                if conn.queued > limit:  # LIMIT-4: a client that does not read
+                    overflowing.append(conn)
+                dirty[conn] = None
+            return
+        data = Joined.of(frames)
+        size = len(data)
+        over: list[Connection] = []
+        for conn_id in to:
+            conn = conns[conn_id]
+            conn.out.append(data)
+            conn.queued += size
+            if conn.queued > limit:  # LIMIT-4: a client that does not read
+                over.append(conn)
+            dirty[conn] = None
+        if over:
+            # Kicked in the order Send by Send queuing finds them: by the Send that takes each
+            # over the bound, then in the order of `to` (a stable sort keeps that order).
+            ends = data.ends
+            over.sort(key=lambda conn: bisect_right(ends, limit - (conn.queued - size)))
+            overflowing += over
 
     def _close(self, conn: Connection, reason: str) -> None:
         conn.closing = True
@@ -347,11 +389,11 @@ class ChatServer:
         conn.deadline = time.monotonic() + self._flush_timeout
         self._closing.pop(conn.id, None)  # closed again: to the back, with its new deadline
         self._closing[conn.id] = conn
-        self._dirty.add(conn)
+        self._dirty[conn] = None
         log.info("close", extra={"conn": conn.id, "peer": conn.peer, "reason": reason})
 
     def _flush_dirty(self) -> None:
-        dirty, self._dirty = self._dirty, set()
+        dirty, self._dirty = self._dirty, {}
         for conn in dirty:
             if not conn.waiting and conn.id in self._conns:
                 self._flush(conn)
@@ -398,7 +440,7 @@ class ChatServer:
         if self._conns.pop(conn.id, None) is None:
             return
         self._closing.pop(conn.id, None)
-        self._dirty.discard(conn)
+        self._dirty.pop(conn, None)
         self._selector.unregister(conn.sock)
         conn.sock.close()
 
