@@ -281,25 +281,19 @@ class _Node(Engine):
         if request.first:
             del self._claims[request.name]
 
-    def _message(self, session: Session, document: dict[str, Any]) -> None:
-        sender = document["user_name"]
-        if sender != session.name:  # ROUTE-13
-            raise ProtocolViolation(ErrorCode.NAME_MISMATCH, Outcome.MESSAGE_MISMATCH)
-        target: str = document["target"]
-        entry = {"target": target, "from": sender, "message": document["message"]}  # ROUTE-9
-        if target[0] == "@":
-            delivery = codec.encode_delivery(entry)
-            outcome = Outcome.SELF_MESSAGE if target == session.name else Outcome.DIRECT_MESSAGE
-            # Through the broker even to a session of this node (or to the sender itself): a
-            # direct delivered at once could overtake room messages that another node sent to
-            # the recipient before it, which one server never does; behind them in the broker's
-            # pub/sub it cannot (a client's self-echo barrier relies on exactly that order).
-            request = _Direct(session.errors_in_row, outcome, delivery)
-            self._send_request(session, request, SendDirect(session.conn, target, delivery))
-            return
-        joining = target != ALL and target not in session.rooms
-        if joining and len(session.rooms) >= self._max_rooms:  # ROUTE-14
-            raise ProtocolViolation(ErrorCode.TOO_MANY_ROOMS, Outcome.TOO_MANY_ROOMS)
+    def _send_direct(self, session: Session, target: str, entry: dict[str, str]) -> None:
+        delivery = codec.encode_delivery(entry)
+        outcome = Outcome.SELF_MESSAGE if target == session.name else Outcome.DIRECT_MESSAGE
+        # Through the broker even to a session of this node (or to the sender itself): a
+        # direct delivered at once could overtake room messages that another node sent to
+        # the recipient before it, which one server never does; behind them in the broker's
+        # pub/sub it cannot (a client's self-echo barrier relies on exactly that order).
+        request = _Direct(session.errors_in_row, outcome, delivery)
+        self._send_request(session, request, SendDirect(session.conn, target, delivery))
+
+    def _post_to_room(
+        self, session: Session, target: str, entry: dict[str, str], joining: bool
+    ) -> None:
         if joining:  # ROUTE-4: a member from the message on, of the messages numbered after it
             self._count(Outcome.AUTO_JOIN)
             session.rooms[target] = None

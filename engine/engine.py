@@ -498,19 +498,28 @@ class Engine:
         target: str = document["target"]
         entry = {"target": target, "from": sender, "message": document["message"]}  # ROUTE-9
         if target[0] == "@":
-            recipient = self._names.get(target)
-            if recipient is None:  # ROUTE-7
-                raise ProtocolViolation(
-                    ErrorCode.TARGET_NOT_CONNECTED, Outcome.TARGET_NOT_CONNECTED
-                )
-            self.outcomes[_SELF_MESSAGE if recipient is session else _DIRECT_MESSAGE] += 1
-            delivery = codec.encode_delivery(entry)
-            self._out.append(Send((recipient.conn,), delivery))  # ROUTE-5, ROUTE-6, ROUTE-11
+            self._send_direct(session, target, entry)
             return
-        room = self._all if target == ALL else self._rooms.get(target)  # ROUTE-8: #all is everyone
         joining = target != ALL and target not in session.rooms
         if joining and len(session.rooms) >= self._max_rooms:  # ROUTE-14
             raise ProtocolViolation(ErrorCode.TOO_MANY_ROOMS, Outcome.TOO_MANY_ROOMS)
+        self._post_to_room(session, target, entry, joining)
+
+    def _send_direct(self, session: Session, target: str, entry: dict[str, str]) -> None:
+        """A valid direct message (a node of a cluster sends it through its broker)."""
+        recipient = self._names.get(target)
+        if recipient is None:  # ROUTE-7
+            raise ProtocolViolation(ErrorCode.TARGET_NOT_CONNECTED, Outcome.TARGET_NOT_CONNECTED)
+        self.outcomes[_SELF_MESSAGE if recipient is session else _DIRECT_MESSAGE] += 1
+        delivery = codec.encode_delivery(entry)
+        self._out.append(Send((recipient.conn,), delivery))  # ROUTE-5, ROUTE-6, ROUTE-11
+
+    def _post_to_room(
+        self, session: Session, target: str, entry: dict[str, str], joining: bool
+    ) -> None:
+        """A valid room message; `joining`: the sender joins by sending (a node of a cluster
+        publishes it through its broker)."""
+        room = self._all if target == ALL else self._rooms.get(target)  # ROUTE-8: #all is everyone
         if room is not None:
             recipients = room.others(session.conn)  # ROUTE-1, ROUTE-2, ROUTE-3, ROUTE-8
             if recipients:
