@@ -426,10 +426,15 @@ class Chat:
         """Connect as `name` once the target has noticed its old holder left.
 
         Nothing tells a client when another connection's close has been handled, so this retries
-        on one connection, each try a round trip, until `Timing.reply` runs out.
+        on one connection, each try a round trip, until `Timing.reply` runs out. The tries are
+        spread over that time so that they stay below `max_consecutive_errors` (LIMIT-2 would
+        end the connection first): a cluster's node may hear of the close some milliseconds
+        after its neighbour did, later than a pace of round trips would look.
         """
         client = self.open(name)
         deadline = time.monotonic() + self.reply
+        tries = max(self.caps.limits["max_consecutive_errors"] - 2, 1)
+        pause = max(self.caps.timing.pace, self.reply / tries)
         reply: Any = None
         while True:
             client.send(connect_doc(name, []))
@@ -449,7 +454,7 @@ class Chat:
                     client._name = None  # not its name after all: try again
             if time.monotonic() > deadline:
                 raise Violation(rule, f"{name} is still taken after its holder left: {show(reply)}")
-            time.sleep(self.caps.timing.pace)
+            time.sleep(pause)
 
     # -- one frame per read -------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from benchmarks.mutation.runner import REPO, SMALL_LIMITS, Options, run_mutant
 # Deleting the delivery of a room message to the room's other members.
 DELIVERY = (
     "engine/engine.py",
-    "Engine._message",
+    "Engine._post_to_room",
     "RemoveStatement",
     "self._out.append(Send(recipients",
 )
