@@ -32,15 +32,9 @@ from typing import Any
 from benchmarks.fanout_bench import CHATLOAD, broadcast
 from benchmarks.serverproc import BenchServer
 from conformance.kit import procstat
+from conformance.kit.target import free_port
 
 WINDOWS = (32, 64)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager

@@ -20,12 +20,7 @@ from typing import Any, cast
 import hiredis
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from conformance.kit.target import free_port
 
 
 class RedisServer:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.cluster.redis_server import RedisServer, free_port
+from conformance.kit.target import free_port
+from tests.cluster.redis_server import RedisServer
 from transport.serve import EXIT_NO_REDIS
 
 SERVE = [sys.executable, "-m", "transport.cli", "serve", "--port", "0"]

@@ -222,28 +222,21 @@ class RedisDriver:
 
     def request(self, output: ClusterOutput) -> None:
         """Turn one output of the engine into a command (or an at once failure)."""
-        kind = type(output)
-        if kind is Publish:
-            assert isinstance(output, Publish)
-            self._publish(output)
-        elif kind is Register:
-            assert isinstance(output, Register)
-            self._register(output)
-        elif kind is SendDirect:
-            assert isinstance(output, SendDirect)
-            self._direct(output)
-        elif kind is Fetch:
-            assert isinstance(output, Fetch)
-            self._fetch(output)
-        elif kind is LeaveRoom:
-            assert isinstance(output, LeaveRoom)
-            self._leave(output.room)
-        elif kind is Release:
-            assert isinstance(output, Release)
-            self._release(output.name)
-        else:
-            assert isinstance(output, Resume)
-            self._resume(output)
+        match output:
+            case Publish():
+                self._publish(output)
+            case Register():
+                self._register(output)
+            case SendDirect():
+                self._direct(output)
+            case Fetch():
+                self._fetch(output)
+            case LeaveRoom():
+                self._leave(output.room)
+            case Release():
+                self._release(output.name)
+            case Resume():
+                self._resume(output)
 
     # -- requests -------------------------------------------------------------------------------
 
