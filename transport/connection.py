@@ -46,7 +46,10 @@ class Connection:
     def flush(self) -> None:
         """Write what the socket takes now; raises OSError when the peer is gone."""
         out = self.out
-        sent = self.sock.sendmsg(out if len(out) <= IOV_MAX else out[:IOV_MAX])
+        if len(out) == 1:  # the usual case: `send` costs less than `sendmsg` of a list of one
+            sent = self.sock.send(out[0])
+        else:
+            sent = self.sock.sendmsg(out if len(out) <= IOV_MAX else out[:IOV_MAX])
         if sent == self.queued:  # the usual case: everything went, nothing to count
             out.clear()
             self.queued = 0
