@@ -36,7 +36,7 @@ import statistics
 import time
 from typing import Any
 
-from benchmarks.redis_bench import redis_server
+from benchmarks.redisproc import RedisServer
 from benchmarks.serverproc import BenchServer
 from conformance.kit import procstat
 
@@ -170,7 +170,8 @@ def side_by_side(rounds: int, messages: int) -> dict[str, Any]:
     p99: dict[str, list[float]] = {name: [] for name in rates}
     lost = 0
     with contextlib.ExitStack() as stack:
-        redis_port, redis_pid = stack.enter_context(redis_server())
+        redis = stack.enter_context(RedisServer())
+        redis_port, redis_pid = redis.port, redis.pid
         single = stack.enter_context(node(None))
         first = stack.enter_context(node(redis_port))
         second = stack.enter_context(node(redis_port))
@@ -302,7 +303,7 @@ def swarm(
     limits += ["--max-connections-per-address", str(per_node)]
     context = multiprocessing.get_context("fork")
     with contextlib.ExitStack() as stack:
-        redis_port = stack.enter_context(redis_server())[0] if cluster else None
+        redis_port = stack.enter_context(RedisServer()).port if cluster else None
         nodes = [stack.enter_context(node(redis_port, *limits)) for _ in range(nodes_count)]
         addresses = [(n.host, n.port) for n in nodes]
         rss_before = [n.rss_kib() for n in nodes]

@@ -31,7 +31,7 @@ from typing import Any, cast
 
 import hiredis
 
-from benchmarks.redis_bench import redis_server
+from benchmarks.redisproc import RedisServer
 
 try:
     import redis
@@ -181,7 +181,8 @@ def main() -> None:
     }
     cpu: dict[str, list[float]] = {name: [] for name in runs}
     wall: dict[str, list[float]] = {name: [] for name in runs}
-    with redis_server() as (port, _pid):
+    with RedisServer() as server:
+        port = server.port
         for i in range(args.rounds):
             order = list(runs) if i % 2 == 0 else list(reversed(runs))
             for name in order:
