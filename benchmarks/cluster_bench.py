@@ -36,6 +36,7 @@ import statistics
 import time
 from typing import Any
 
+from benchmarks.fanout_bench import UntilMarker
 from benchmarks.redisproc import RedisServer
 from benchmarks.serverproc import BenchServer
 from conformance.kit import procstat
@@ -241,9 +242,8 @@ def _swarm_process(
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     socks = []
-    selector = selectors.DefaultSelector()
-    pending = {}
     try:
+        connected = UntilMarker(b'"history"')
         for i in range(count):
             sock = socket.socket()
             sock.bind((source, 0))
@@ -252,47 +252,21 @@ def _swarm_process(
             sock.sendall(b'{"action":"connect","user_name":"%s","targets":[]}\n' % name.encode())
             sock.setblocking(False)
             socks.append(sock)
-            pending[sock] = b""
-            selector.register(sock, selectors.EVENT_READ)
+            connected.add(sock)
             if i % 500 == 499:
-                _read(selector, pending, b'"history"', 0.0)
-        _read(selector, pending, b'"history"', 120)
+                connected.poll()
+        connected.wait(120)
+        everyone = UntilMarker(b"to everyone")
         for sock in socks:
-            pending[sock] = b""
-            selector.register(sock, selectors.EVENT_READ)
+            everyone.add(sock)
         pipe.send(("ready", count))
-        _read(selector, pending, b"to everyone", 60)
+        everyone.wait(60)
         pipe.send(("done", time.monotonic()))
     except Exception as error:  # the parent reports it
         pipe.send(("error", f"{source}: {error!r}"))
     finally:
         for sock in socks:
             sock.close()
-
-
-def _read(
-    selector: selectors.BaseSelector,
-    pending: dict[socket.socket, bytes],
-    marker: bytes,
-    wait: float,
-) -> None:
-    """Read until every registered socket has `marker` (then unregistered); once if `wait` is 0."""
-    deadline = time.monotonic() + wait
-    while selector.get_map():
-        for key, _ in selector.select(0 if wait == 0 else 1.0):
-            sock = key.fileobj
-            assert isinstance(sock, socket.socket)
-            data = sock.recv(1 << 16)
-            if not data:
-                raise RuntimeError("a node closed a client's connection")
-            pending[sock] += data
-            if marker in pending[sock]:
-                selector.unregister(sock)
-                pending[sock] = b""
-        if wait == 0:
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{len(selector.get_map())} clients still wait for {marker!r}")
 
 
 def swarm(

@@ -58,27 +58,51 @@ def open_clients(server: BenchServer, count: int) -> list[socket.socket]:
     return clients
 
 
+class UntilMarker:
+    """Clients read until each has received `marker`, then let go. Clients may be added one by
+    one and read from while more connect (`poll`), so that none waits out a timeout unread."""
+
+    def __init__(self, marker: bytes) -> None:
+        self.marker = marker
+        self._selector = selectors.DefaultSelector()
+        self._pending: dict[socket.socket, bytes] = {}
+
+    def add(self, sock: socket.socket) -> None:
+        self._pending[sock] = b""
+        self._selector.register(sock, selectors.EVENT_READ)
+
+    def poll(self, wait: float = 0.0) -> None:
+        """Read once whatever is ready within `wait` seconds."""
+        for key, _ in self._selector.select(wait):
+            sock = key.fileobj
+            assert isinstance(sock, socket.socket)
+            data = sock.recv(1 << 16)
+            if not data:
+                raise RuntimeError(f"the server closed a client before it had {self.marker!r}")
+            data = self._pending[sock] + data
+            if self.marker in data:
+                self._selector.unregister(sock)
+                del self._pending[sock]
+            else:
+                self._pending[sock] = data
+
+    def wait(self, timeout: float = 60) -> float:
+        """Seconds until every client has the marker."""
+        start = time.perf_counter()
+        while self._pending:
+            if time.perf_counter() - start > timeout:
+                raise TimeoutError(f"{len(self._pending)} clients still wait for {self.marker!r}")
+            self.poll(1.0)
+        self._selector.close()
+        return time.perf_counter() - start
+
+
 def read_until(clients: list[socket.socket], marker: bytes, timeout: float = 60) -> float:
     """Seconds until every client has received `marker`."""
-    selector = selectors.DefaultSelector()
-    buffers = {}
+    reader = UntilMarker(marker)
     for sock in clients:
-        selector.register(sock, selectors.EVENT_READ)
-        buffers[sock] = b""
-    start = time.perf_counter()
-    waiting = len(clients)
-    while waiting:
-        if time.perf_counter() - start > timeout:
-            raise TimeoutError(f"{waiting} clients still waiting for {marker!r}")
-        for key, _ in selector.select(1.0):
-            ready = key.fileobj
-            assert isinstance(ready, socket.socket)
-            buffers[ready] += ready.recv(1 << 16)
-            if marker in buffers[ready]:
-                selector.unregister(ready)
-                waiting -= 1
-    selector.close()
-    return time.perf_counter() - start
+        reader.add(sock)
+    return reader.wait(timeout)
 
 
 def broadcast(clients: int) -> dict[str, float]:
