@@ -1,10 +1,10 @@
 """One client socket and its outbound queue, bounded in bytes.
 
 The engine hands out the same bytes object for every recipient of a delivery; the queue keeps
-references, not copies, and `flush` writes everything queued with one `sendmsg` call (one system
-call for many frames), keeping only what the kernel did not take. The server joins a run of
-deliveries to the same recipients into one `Joined` buffer, so that `sendmsg` gets one buffer
-rather than one per frame.
+references, not copies, and `flush` writes everything queued with one system call (`send` of
+the one buffer there usually is, `sendmsg` of several), keeping only what the kernel did not
+take. The server joins a run of deliveries to the same recipients into one `Joined` buffer, so
+that one buffer is written rather than one per frame.
 """
 
 from __future__ import annotations

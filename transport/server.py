@@ -7,9 +7,10 @@ its own for tests and embedding; `serve_forever()` runs it on the caller's threa
 from any thread or a signal handler.
 
 One turn of the loop: read what is ready (at most `read_bytes` per connection), run the engine,
-queue its outputs per connection, then flush every connection that got data with one `sendmsg`
-each. A connection whose kernel buffer is full is flushed again when it becomes writable; one that
-lets more than `outbound_queue_bytes` pile up is kicked (LIMIT-4), so it never slows the others.
+queue its outputs per connection, then flush every connection that got data with one system call
+each (`send` or `sendmsg`), the last to get data first, as Redis does. A connection whose kernel
+buffer is full is flushed again when it becomes writable; one that lets more than
+`outbound_queue_bytes` pile up is kicked (LIMIT-4), so it never slows the others.
 """
 
 from __future__ import annotations
