@@ -3,11 +3,8 @@ on a free port, without persistence (see there for kill, restart and CLIENT KILL
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -20,11 +17,5 @@ __all__ = ["RedisServer", "redis_server"]
 def redis_server() -> Iterator[RedisServer]:
     if shutil.which("redis-server") is None:
         pytest.fail("redis-server is not installed: `make redis` installs it")
-    with tempfile.TemporaryDirectory(prefix="jc-redis-") as directory:
-        server = RedisServer(Path(directory))
-        server.start()
-        try:
-            yield server
-        finally:
-            with contextlib.suppress(OSError):
-                server.kill()
+    with RedisServer() as server:  # in a temporary directory of its own, removed after
+        yield server
