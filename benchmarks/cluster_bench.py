@@ -11,9 +11,10 @@
    run; on this noisy machine the figures are their ratios, round by round.
 2. **Cross-node latency at a steady pace.** The sender on node A posts 1,000 messages/s, the
    receivers are on node B: p50 and p99 from the sender's write to each receiver's read.
-3. **Redis commands per message.** `INFO commandstats` before and after the two-node rounds: the
-   calls of every command over the messages sent (commands run inside a Lua script are counted
-   by Redis too, so both the scripts and what they do are shown).
+3. **Redis commands per message.** `INFO commandstats` before and after the rounds with Redis
+   (one node and two nodes): the calls of every command over the messages sent in them (commands
+   run inside a Lua script are counted by Redis too, so both the scripts and what they do are
+   shown).
 4. **50,000 clients over three nodes.** A process may hold at most 20,000 files here, so the
    clients come from several load processes, each from its own loopback address (127.0.0.x: one
    address has about 28,000 ephemeral ports), spread over the three nodes; one `#all` broadcast:
@@ -45,6 +46,8 @@ RECEIVERS = 20
 SIZE = 100
 WINDOW = 32
 PACED_RATE = 1_000  # messages/s for the latency figure
+SWARM_NODES = 3
+SWARM_PROCESSES = 4  # load processes, each from its own loopback address (127.0.0.2, ...)
 TOKEN = re.compile(rb"MSG:(\d+):(\d+);")
 Address = tuple[str, int]
 
@@ -76,16 +79,16 @@ def fan_out(
     receivers_at: list[Address],
     sender_at: Address,
     messages: int,
-    window: int = WINDOW,
     rate: float | None = None,
 ) -> dict[str, Any]:
-    """One sender, `RECEIVERS` receivers spread round-robin over `receivers_at`; at most `window`
+    """One sender, `RECEIVERS` receivers spread round-robin over `receivers_at`; at most `WINDOW`
     messages in flight until the last receiver has them, or paced at `rate` messages/s."""
     room = f"#bench{time.monotonic_ns() % 1_000_000}"
     receivers = [
         _Peer(receivers_at[i % len(receivers_at)], f"@r{i}", room) for i in range(RECEIVERS)
     ]
     sender = _Peer(sender_at, "@sender", room)
+    sender.sock.setblocking(True)  # only written to: its writes may wait, it is never read
     pacer = receivers[-1]  # on the last node given: what it has is what crossed
     selector = selectors.DefaultSelector()
     for peer in receivers:
@@ -100,15 +103,13 @@ def fan_out(
         if now > deadline:
             break
         if rate is None:
-            burst = min(messages - sent, window - (sent - (pacer.last_index + 1)))
+            burst = min(messages - sent, WINDOW - (sent - (pacer.last_index + 1)))
         else:
             burst = min(messages - sent, int((now - start) * rate) + 1 - sent)
         for _ in range(max(burst, 0)):
             text = f"MSG:{sent}:{time.perf_counter_ns()};{filler}"
             frame = {"action": "message", "user_name": "@sender", "target": room, "message": text}
-            sender.sock.setblocking(True)
             sender.sock.sendall(json.dumps(frame).encode() + b"\n")
-            sender.sock.setblocking(False)
             sent += 1
         timeout = 0.5 if rate is None else 0.0005
         for key, _ in selector.select(timeout):
@@ -141,24 +142,17 @@ def fan_out(
 # -- nodes --------------------------------------------------------------------------------------
 
 
-def node(redis_port: int | None, *args: str) -> BenchServer:
-    cluster = ["--redis", f"redis://127.0.0.1:{redis_port}"] if redis_port else []
+def node(redis: RedisServer | None, *args: str) -> BenchServer:
+    """A node of the cluster over `redis`, or a server alone when None."""
+    cluster = ["--redis", redis.url] if redis else []
     return BenchServer(*cluster, *args)
 
 
-def command_calls(port: int) -> dict[str, int]:
+def command_calls(redis: RedisServer) -> dict[str, int]:
     """`INFO commandstats`: calls of each command so far."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(b"*2\r\n$4\r\nINFO\r\n$12\r\ncommandstats\r\n")
-        header = b""
-        while not header.endswith(b"\r\n"):
-            header += sock.recv(1)
-        size = int(header[1:-2])
-        body = b""
-        while len(body) < size + 2:
-            body += sock.recv(1 << 16)
+    info: bytes = redis.call("INFO", "commandstats")
     calls = {}
-    for line in body.decode().splitlines():
+    for line in info.decode().splitlines():
         match = re.match(r"cmdstat_([^:]+):calls=(\d+)", line)
         if match:
             calls[match.group(1)] = int(match.group(2))
@@ -172,34 +166,32 @@ def side_by_side(rounds: int, messages: int) -> dict[str, Any]:
     lost = 0
     with contextlib.ExitStack() as stack:
         redis = stack.enter_context(RedisServer())
-        redis_port, redis_pid = redis.port, redis.pid
         single = stack.enter_context(node(None))
-        first = stack.enter_context(node(redis_port))
-        second = stack.enter_context(node(redis_port))
+        first = stack.enter_context(node(redis))
+        second = stack.enter_context(node(redis))
         a, b = (first.host, first.port), (second.host, second.port)
         setups = {
             "single": ([(single.host, single.port)], (single.host, single.port)),
             "one_node": ([a], a),
             "two_nodes": ([a, b], a),
         }
-        calls_before = command_calls(redis_port)
-        two_node_messages = 0
+        calls_before = command_calls(redis)
         redis_cpu_s = 0.0  # Redis's own CPU time (/proc) in the two-node rounds
         for i in range(rounds):
             order = list(setups) if i % 2 == 0 else list(reversed(setups))
             for name in order:
-                redis_cpu = procstat.cpu_seconds(redis_pid)
+                redis_cpu = procstat.cpu_seconds(redis.pid)
                 result = fan_out(*setups[name], messages)
                 if name == "two_nodes":
-                    redis_cpu_s += procstat.cpu_seconds(redis_pid) - redis_cpu
+                    redis_cpu_s += procstat.cpu_seconds(redis.pid) - redis_cpu
                 lost += result["lost"]
                 rates[name].append(result["deliveries_per_s"])
                 p99[name].append(result["p99_ms"])
-                two_node_messages += messages if name != "single" else 0
-        calls_after = command_calls(redis_port)
+        calls_after = command_calls(redis)
         paced = fan_out([b], a, PACED_RATE * 5, rate=PACED_RATE)  # five seconds at 1,000/s
+    redis_messages = 2 * rounds * messages  # those of the one-node and the two-node rounds
     per_message = {
-        command: round((calls_after[command] - calls_before.get(command, 0)) / two_node_messages, 2)
+        command: round((calls_after[command] - calls_before.get(command, 0)) / redis_messages, 2)
         for command in calls_after
         if calls_after[command] > calls_before.get(command, 0)
     }
@@ -269,16 +261,17 @@ def _swarm_process(
             sock.close()
 
 
-def swarm(
-    clients: int, nodes_count: int = 3, processes: int = 4, cluster: bool = True
-) -> dict[str, Any]:
+def swarm(clients: int) -> dict[str, Any]:
+    """`clients` spread over `SWARM_NODES` nodes of one Redis by `SWARM_PROCESSES` load
+    processes, one `#all` broadcast to all of them."""
+    nodes_count, processes = SWARM_NODES, SWARM_PROCESSES
     per_node = clients // nodes_count + 100
     limits = ["--no-welcome", "--max-connections", str(per_node)]
     limits += ["--max-connections-per-address", str(per_node)]
     context = multiprocessing.get_context("fork")
     with contextlib.ExitStack() as stack:
-        redis_port = stack.enter_context(RedisServer()).port if cluster else None
-        nodes = [stack.enter_context(node(redis_port, *limits)) for _ in range(nodes_count)]
+        redis = stack.enter_context(RedisServer())
+        nodes = [stack.enter_context(node(redis, *limits)) for _ in range(nodes_count)]
         addresses = [(n.host, n.port) for n in nodes]
         rss_before = [n.rss_kib() for n in nodes]
         pipes, workers = [], []
