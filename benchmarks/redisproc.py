@@ -2,7 +2,7 @@
 benchmarks that measure against Redis and the cluster's tests start one (the tests import it
 from here; nothing may import the tests).
 
-`kill()` and `restart()` stop and start it on the same port (a restart without data, as a Redis
+`kill()` then `start()` stops and starts it on the same port (without its data, as a Redis
 without persistence comes back after a crash); `client_kill()` cuts connections by type, as an
 operator or an output-buffer limit does; `call()` runs one command with a short-lived client.
 """
@@ -14,7 +14,6 @@ import socket
 import subprocess
 import tempfile
 import time
-from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
 
@@ -26,12 +25,8 @@ START_S = 10.0  # for it to answer PING
 
 
 class RedisServer:
-    def __init__(self, directory: Path | None = None) -> None:
-        """`directory`: its working directory (`--dir`); a temporary one, removed, if None."""
-        self._temporary = (
-            tempfile.TemporaryDirectory(prefix="jc-redis-") if directory is None else None
-        )
-        self.directory = Path(self._temporary.name) if self._temporary else cast(Path, directory)
+    def __init__(self) -> None:
+        self._directory = tempfile.TemporaryDirectory(prefix="jc-redis-")  # its --dir
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -49,7 +44,7 @@ class RedisServer:
             raise RuntimeError("redis-server is not installed: `make redis` installs it")
         command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
         command += ["--save", "", "--appendonly", "no", "--protected-mode", "no"]
-        command += ["--dir", str(self.directory)]
+        command += ["--dir", self._directory.name]
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -71,14 +66,9 @@ class RedisServer:
             self.process.wait(10)
         self.process = None
 
-    def restart(self) -> None:
-        self.kill()
-        self.start()
-
     def close(self) -> None:
         self.kill()
-        if self._temporary is not None:
-            self._temporary.cleanup()
+        self._directory.cleanup()
 
     def call(self, *parts: str | bytes | int) -> Any:
         with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
