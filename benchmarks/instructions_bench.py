@@ -41,7 +41,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -340,10 +340,44 @@ _NO_ASLR = ["setarch", platform.machine(), "--addr-no-randomize"] if shutil.whic
 _QUIET: dict[str, Any] = {"capture_output": True, "text": True, "check": False}
 
 
-def measure(repetitions: int, keep: Path | None = None) -> dict[str, dict[str, float]]:
-    """Instructions per repetition for each input, engine and floor, and their ratio."""
+def callgrind_regions(
+    module: str, repetitions: int, out: Path, count: int, env: Mapping[str, str] | None = None
+) -> list[int]:
+    """Run `python -m module --child repetitions` under callgrind, counting only the `count`
+    regions it marks (see the module docstring), its files in the folder `out`: the
+    instructions of each region, in order. `env`: more environment for the child."""
     if shutil.which("valgrind") is None:
         raise RuntimeError("valgrind is not installed (make bench installs it)")
+    command = [
+        *_NO_ASLR,
+        "valgrind",
+        "--tool=callgrind",
+        "--collect-atstart=no",
+        f"--toggle-collect={MARKER}",
+        f"--dump-after={MARKER}",
+        f"--callgrind-out-file={out / 'callgrind.out'}",
+        sys.executable,
+        "-m",
+        module,
+        "--child",
+        str(repetitions),
+    ]
+    root = Path(__file__).resolve().parent.parent
+    # The same environment every time: its size moves the heap, and with it a few counts.
+    # PYTHONHASHSEED: the same string hashes, so the same dict probes.
+    base = {"PATH": os.environ.get("PATH", os.defpath), "PYTHONHASHSEED": "0", **(env or {})}
+    at = len(_NO_ASLR) + 2
+    fast = [*command[:at], "--instr-atstart=no", *command[at:]]
+    done = subprocess.run(fast, cwd=root, env={**base, _INSTRUMENT_LATER: "1"}, **_QUIET)
+    if done.returncode == _CANNOT_INSTRUMENT:
+        done = subprocess.run(command, cwd=root, env=base, **_QUIET)
+    if done.returncode != 0:
+        raise RuntimeError(f"callgrind run failed:\n{done.stdout}\n{done.stderr[-3000:]}")
+    return [_totals(out / f"callgrind.out.{i}") for i in range(1, count + 1)]
+
+
+def measure(repetitions: int, keep: Path | None = None) -> dict[str, dict[str, float]]:
+    """Instructions per repetition for each input, engine and floor, and their ratio."""
     for item in INPUTS:  # the floor must produce what the engine does, or it is not its floor
         engine_bytes, floor_bytes = item.expected()
         if engine_bytes != floor_bytes:
@@ -351,33 +385,8 @@ def measure(repetitions: int, keep: Path | None = None) -> dict[str, dict[str, f
     with tempfile.TemporaryDirectory(prefix="callgrind-") as scratch:
         out = Path(keep or scratch)
         out.mkdir(parents=True, exist_ok=True)
-        command = [
-            *_NO_ASLR,
-            "valgrind",
-            "--tool=callgrind",
-            "--collect-atstart=no",
-            f"--toggle-collect={MARKER}",
-            f"--dump-after={MARKER}",
-            f"--callgrind-out-file={out / 'callgrind.out'}",
-            sys.executable,
-            "-m",
-            "benchmarks.instructions_bench",
-            "--child",
-            str(repetitions),
-        ]
-        root = Path(__file__).resolve().parent.parent
-        # The same environment every time: its size moves the heap, and with it a few counts.
-        # PYTHONHASHSEED: the same string hashes, so the same dict probes.
-        env = {"PATH": os.environ.get("PATH", os.defpath), "PYTHONHASHSEED": "0"}
-        at = len(_NO_ASLR) + 2
-        fast = [*command[:at], "--instr-atstart=no", *command[at:]]
-        done = subprocess.run(fast, cwd=root, env={**env, _INSTRUMENT_LATER: "1"}, **_QUIET)
-        if done.returncode == _CANNOT_INSTRUMENT:
-            done = subprocess.run(command, cwd=root, env=env, **_QUIET)
-        if done.returncode != 0:
-            raise RuntimeError(f"callgrind run failed:\n{done.stdout}\n{done.stderr[-3000:]}")
         names = regions()
-        counts = [_totals(out / f"callgrind.out.{i}") for i in range(1, len(names) + 1)]
+        counts = callgrind_regions("benchmarks.instructions_bench", repetitions, out, len(names))
     per_region = dict(zip(names, counts, strict=True))
     entry_cost = per_region["empty"]
     results: dict[str, dict[str, float]] = {}

@@ -17,7 +17,6 @@ import argparse
 import itertools
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -26,12 +25,7 @@ from pathlib import Path
 import orjson
 
 from benchmarks.instructions_bench import (
-    _CANNOT_INSTRUMENT,
-    _INSTRUMENT_LATER,
-    _NO_ASLR,
-    _QUIET,
     DEFAULT_REPETITIONS,
-    MARKER,
     MEMBERS,
     WARM_UP,
     Run,
@@ -39,7 +33,7 @@ from benchmarks.instructions_bench import (
     _message_frame,
     _region,
     _room_engine,
-    _totals,
+    callgrind_regions,
     floor_message,
 )
 from engine import codec
@@ -110,35 +104,9 @@ def child(repetitions: int) -> None:
 def measure(repetitions: int) -> dict[str, int]:
     """Instructions per repetition of each step; "the rest" is the whole minus the steps."""
     with tempfile.TemporaryDirectory(prefix="callgrind-") as scratch:
-        out = Path(scratch) / "callgrind.out"
-        command = [
-            *_NO_ASLR,
-            "valgrind",
-            "--tool=callgrind",
-            "--instr-atstart=no",
-            "--collect-atstart=no",
-            f"--toggle-collect={MARKER}",
-            f"--dump-after={MARKER}",
-            f"--callgrind-out-file={out}",
-            sys.executable,
-            "-m",
-            "benchmarks.instructions_breakdown",
-            "--child",
-            str(repetitions),
-        ]
-        env = {
-            "PATH": os.environ.get("PATH", os.defpath),
-            "PYTHONHASHSEED": "0",
-            "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
-            _INSTRUMENT_LATER: "1",
-        }
-        root = Path(__file__).resolve().parent.parent
-        done = subprocess.run(command, cwd=root, env=env, **_QUIET)
-        if done.returncode == _CANNOT_INSTRUMENT:
-            raise RuntimeError("callgrind_control cannot reach the child (vgdb)")
-        if done.returncode != 0:
-            raise RuntimeError(f"callgrind run failed:\n{done.stdout}\n{done.stderr[-3000:]}")
-        counts = [_totals(Path(f"{out}.{i}")) for i in range(1, len(STEPS) + 3)]
+        env = {"PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+        module = "benchmarks.instructions_breakdown"
+        counts = callgrind_regions(module, repetitions, Path(scratch), len(STEPS) + 2, env)
     entry_cost, empty_step, *steps = counts
     call = empty_step - entry_cost  # the loop and the call of a step, in every step's count
     figures = {
