@@ -27,14 +27,11 @@ from engine.events import (
 )
 from tests.cluster.fake_broker import BrokerNode
 from tests.cluster.harness import Cluster
+from tests.engine.harness import chat
 
 UNAVAILABLE = {"status": "error", "message": "Service Unavailable"}
 TAKEN = {"status": "error", "message": "User name already connected"}
 NOT_CONNECTED = {"status": "error", "message": "Target user not connected"}
-
-
-def chat(target: str, sender: str, text: str) -> dict[str, Any]:
-    return {"status": "chat", "history": [{"target": target, "from": sender, "message": text}]}
 
 
 def history(*entries: tuple[str, str, str]) -> dict[str, Any]:
