@@ -34,6 +34,17 @@ def node_process(redis_url: str, node_id: str, *options: str) -> ServerProcess:
     return serve_process("--no-welcome", "--redis", redis_url, "--node-id", node_id, *options)
 
 
+def connect_reply(address: tuple[str, int], name: str, *rooms: str) -> Any:
+    """The reply to a connect under `name`, on a connection of its own, closed after (refused
+    connects in a row on one connection could end its session, LIMIT-2)."""
+    client = WireClient(address, label=name, timeout=5.0)
+    try:
+        client.send({"action": "connect", "user_name": name, "targets": list(rooms)})
+        return client.recv_value()
+    finally:
+        client.close()
+
+
 def receive(client: WireClient, count: int, timeout: float = 10.0) -> list[Any]:
     """The next `count` values `client` receives (fails when they do not come in time)."""
     values: list[Any] = []

@@ -8,14 +8,12 @@ The cases that only run with a long wait (LIMIT-3's) are skipped as for any targ
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from conformance.suite.verdicts import requirement
 from tests.cluster.redis_server import RedisServer
 from tests.conformance.suiterun import conformance
-
-SERVE = f"{sys.executable} -m transport.cli serve --host {{host}} --port {{port}}"
+from tests.transport.netutil import SERVE
 
 
 def node(redis: RedisServer, node_id: str) -> str:

@@ -24,7 +24,7 @@ import protocol
 from conformance.kit import procstat
 from conformance.kit.target import wait_until
 from conformance.kit.wire import WireClient
-from tests.cluster.nodes import node, node_process, receive, texts
+from tests.cluster.nodes import connect_reply, node, node_process, receive, texts
 from tests.cluster.redis_server import RedisServer
 from tests.transport.netutil import connect, say
 
@@ -39,15 +39,9 @@ def subscribers(redis: RedisServer, room: str) -> int:
 
 
 def try_connect(address: tuple[str, int], name: str, *rooms: str) -> bool:
-    """Whether a connect under `name` succeeds, on a connection of its own (refused connects in
-    a row on one connection could end its session, LIMIT-2)."""
-    client = WireClient(address, label=name, timeout=5.0)
-    try:
-        client.send({"action": "connect", "user_name": name, "targets": list(rooms)})
-        reply = client.recv_value()
-        return reply is not None and reply.get("status") == "chat"
-    finally:
-        client.close()
+    """Whether a connect under `name` succeeds."""
+    reply = connect_reply(address, name, *rooms)
+    return reply is not None and reply.get("status") == "chat"
 
 
 def stream(sender: WireClient, room: str, tag: str, start: int, stop: int) -> list[str]:

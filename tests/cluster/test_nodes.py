@@ -4,7 +4,7 @@ Redis, `ChatServer` threads (processes where a process is the point, test_failur
 from __future__ import annotations
 
 from conformance.kit.wire import WireClient
-from tests.cluster.nodes import node, receive, texts
+from tests.cluster.nodes import connect_reply, node, receive, texts
 from tests.cluster.redis_server import RedisServer
 from tests.transport.netutil import connect, say, settle
 
@@ -27,11 +27,8 @@ def test_room_direct_all_and_history_across_nodes(redis_server: RedisServer) -> 
 
 
 def connect_history(address: tuple[str, int], name: str, *rooms: str) -> list[dict[str, str]]:
-    client = WireClient(address, label=name, timeout=5.0)
-    client.send({"action": "connect", "user_name": name, "targets": list(rooms)})
-    reply = client.recv_value()
+    reply = connect_reply(address, name, *rooms)
     assert reply is not None and reply["status"] == "chat", reply
-    client.close()
     history: list[dict[str, str]] = reply["history"]
     return history
 
