@@ -27,6 +27,7 @@ from engine.events import (
 )
 from tests.cluster.driverpump import Pump
 from tests.cluster.redis_server import RedisServer
+from transport.cluster import payloads
 
 
 @pytest.fixture
@@ -84,6 +85,17 @@ def test_names_direct_release_and_leave(pump: Pump, redis_server: RedisServer) -
     pump.until(lambda: len(pump.of("b", Registered)) == 2)
     assert pump.of("b", Registered)[1] == Registered(3, True, (("#all", 0), ("#r", 0)), ())
     assert redis_server.call("EXISTS", "jc:stream:#r") == 0  # ROUTE-12: dropped with its history
+
+
+def test_a_room_left_leaves_no_trace_in_the_driver(pump: Pump) -> None:
+    driver = pump.node("a")
+    before = dict(driver._wanted)
+    pump.send("a", Register(1, "@a", ("#all", "#r"), (), 0))
+    pump.until(lambda: bool(pump.of("a", Registered)))
+    assert driver._wanted == {**before, payloads.room_channel("#r"): "#r"}
+    pump.send("a", LeaveRoom("#r"))
+    pump.until(lambda: "#r" not in driver._rooms)
+    assert driver._wanted == before  # a node that visits many rooms does not grow
 
 
 def test_pubsub_killed_reconnects_and_resumes(pump: Pump, redis_server: RedisServer) -> None:

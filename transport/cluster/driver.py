@@ -132,9 +132,9 @@ class RedisDriver:
         self._sub: _Endpoint | None = None
         self._pending: deque[_Request] = deque()  # written on _cmd, reply not yet read
         self._held: deque[_Request] = deque()  # waiting for subscriptions, in order
-        self._wanted: set[bytes] = set()  # channels this node must be subscribed to
+        # channels this node must be subscribed to, each to its room (None: this node's own)
+        self._wanted: dict[bytes, str | None] = {}
         self._confirmed: set[bytes] = set()  # ... and those Redis has confirmed
-        self._rooms_of: dict[bytes, str] = {}  # channel -> room
         self._names: set[str] = set()  # names Redis has granted to this node
         self._rooms: set[str] = set()  # rooms Redis has made this node a member of
         self._events: list[ClusterEvent] = []
@@ -420,9 +420,7 @@ class RedisDriver:
 
     def _want(self, channel: bytes, room: str | None) -> bytes:
         if channel not in self._wanted:
-            self._wanted.add(channel)
-            if room is not None:
-                self._rooms_of[channel] = room
+            self._wanted[channel] = room
             if self._sub is not None:
                 self._sub.resp.send(pack("SUBSCRIBE", channel))
         return channel
@@ -435,7 +433,7 @@ class RedisDriver:
     def _unwant(self, room: str) -> None:
         channel = payloads.room_channel(room)
         if room != scripts.ALL and channel in self._wanted:
-            self._wanted.discard(channel)
+            del self._wanted[channel]
             self._confirmed.discard(channel)
             if self._sub is not None:
                 self._sub.resp.send(pack("UNSUBSCRIBE", channel))
@@ -487,7 +485,7 @@ class RedisDriver:
             self._resync
             and self.connected
             and self._epoch_known
-            and self._wanted <= self._confirmed
+            and self._wanted.keys() <= self._confirmed
         ):
             self._resync = False
             lost, self._state_lost = self._state_lost, False
@@ -586,8 +584,7 @@ class RedisDriver:
             request.handler(reply)
 
     def _on_pubsub(self, replies: list[Reply]) -> None:
-        confirmed, events, me = self._confirmed, self._events, self._me
-        rooms_of = self._rooms_of
+        wanted, confirmed, events, me = self._wanted, self._confirmed, self._events, self._me
         subscribed = False
         for reply in replies:
             if not isinstance(reply, list) or len(reply) < 3:
@@ -598,7 +595,7 @@ class RedisDriver:
                 channel = reply[1]
                 if channel not in confirmed:
                     continue  # left meanwhile (an UNSUBSCRIBE on its way)
-                room = rooms_of.get(channel)
+                room = wanted[channel]  # confirmed: wanted (_unwant drops both)
                 try:
                     if room is not None:
                         events.append(payloads.room_message(room, reply[2], me))
@@ -607,7 +604,7 @@ class RedisDriver:
                 except (ValueError, UnicodeDecodeError):  # published by something else than a node
                     log.warning("not a jsonchat message", extra={"channel": channel})
             elif kind == b"subscribe":
-                if reply[1] in self._wanted:
+                if reply[1] in wanted:
                     confirmed.add(reply[1])
                 subscribed = True
         if subscribed:
