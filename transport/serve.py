@@ -2,8 +2,8 @@
 
 Its limit options are generated from the server and cluster limits of protocol/limits.json, so
 the command line, the spec's limits table and the server cannot disagree. With `--redis` the
-server is one node of a cluster (transport/CLUSTER.md); without it, nothing of the cluster's code
-is even imported.
+server is one node of a cluster (transport/CLUSTER.md); without it, the Redis driver
+(transport.cluster, and hiredis with it) is not even imported.
 """
 
 from __future__ import annotations

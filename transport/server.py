@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, cast
 
 import protocol
+from engine.cluster import ClusterEngine
 from engine.engine import Engine, EngineConfig
 from engine.events import (
     Close,
@@ -44,8 +45,7 @@ from engine.events import (
 )
 from transport.connection import Connection, Joined
 
-if TYPE_CHECKING:  # the cluster's code is imported only when a Redis is given
-    from engine.cluster import ClusterEngine
+if TYPE_CHECKING:  # the driver (transport.cluster, hiredis) is imported only with a Redis
     from transport.cluster import RedisDriver
 
 log = logging.getLogger("jsonchat.server")
@@ -88,8 +88,9 @@ class ChatServer:
         self.config = config = config or ServerConfig()
         self._broker: RedisDriver | None = None
         self.node_id: str | None = None  # this node's id in a cluster
+        engine_config = config.engine_config()
         self.engine: Engine | ClusterEngine = (
-            Engine(config.engine_config()) if config.redis is None else _cluster_engine(config)
+            Engine(engine_config) if config.redis is None else ClusterEngine(engine_config)
         )
         limit = self.engine.config.limit
         self._queue_limit = limit("outbound_queue_bytes")
@@ -475,12 +476,6 @@ class ChatServer:
         for sock in (self._listener, self._waker, self._wake_end):
             sock.close()
         self._selector.close()
-
-
-def _cluster_engine(config: ServerConfig) -> ClusterEngine:
-    from engine.cluster import ClusterEngine
-
-    return ClusterEngine(config.engine_config())
 
 
 def _raise_fd_limit() -> int:

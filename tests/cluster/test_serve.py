@@ -1,5 +1,5 @@
 """`jsonchat serve --redis` as a user runs it: the node id, the exit status when Redis is not
-there, and a single node that does not load the cluster's code at all."""
+there, and a single node that does not load the Redis driver at all."""
 
 from __future__ import annotations
 
