@@ -374,8 +374,8 @@ class RedisDriver:
         the engine waits an answer for fails like any refused one (`unavailable`, or `refused`),
         one it does not (`answered=False`) is run again from its source, at the back."""
         argv = list(args)
-        request = _Request(pack("EVALSHA", script.sha, 0, *argv), handler, conn, channels)
-        request.refused = refused
+        command = pack("EVALSHA", script.sha, 0, *argv)
+        request = _Request(command, handler, conn, channels, refused=refused)
         if not answered:
 
             def again() -> None:
@@ -391,25 +391,25 @@ class RedisDriver:
         if self._held or not request.channels <= self._confirmed:
             self._held.append(request)
             return
-        self._cmd.resp.send(request.command)
-        request.sent_at = time.monotonic()
-        self._pending.append(request)
+        self._put(self._cmd, request, time.monotonic())
 
     def _send_now(self, command: bytes, handler: Handler = lambda reply: None) -> None:
         """A command of the driver's own (lease, scripts, epoch): it keeps no session's order,
         so it does not wait behind requests held for a subscription."""
         if self._cmd is not None:
-            self._cmd.resp.send(command)
-            self._pending.append(_Request(command, handler, sent_at=time.monotonic()))
+            self._put(self._cmd, _Request(command, handler), time.monotonic())
 
     def _release_held(self) -> None:
         held, cmd = self._held, self._cmd
         now = time.monotonic()
         while held and cmd is not None and held[0].channels <= self._confirmed:
-            request = held.popleft()
-            cmd.resp.send(request.command)
-            request.sent_at = now
-            self._pending.append(request)
+            self._put(cmd, held.popleft(), now)
+
+    def _put(self, cmd: _Endpoint, request: _Request, now: float) -> None:
+        """Queue a request on the command connection; its reply is matched to it in order."""
+        cmd.resp.send(request.command)
+        request.sent_at = now
+        self._pending.append(request)
 
     def _fail(self, request: _Request) -> None:
         if request.refused is not None:
