@@ -43,8 +43,7 @@ class Pump:
             key.data.on_ready(mask)
         now = time.monotonic()
         for node_id, driver in self.drivers.items():
-            if now >= driver.next_deadline():
-                driver.on_timer(now)
+            driver.on_timer(now)
             self.events[node_id] += driver.take_events()
 
     def until(self, done: Callable[[], bool], seconds: float = 5.0) -> None:

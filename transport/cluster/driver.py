@@ -3,9 +3,10 @@
 It keeps two connections to Redis (resp.py): a command connection, on which every request is
 one EVALSHA (scripts.py) or XRANGE, pipelined, its reply matched to it in order; and a pub/sub
 connection, subscribed to `#all`'s channel, this node's channel and the channel of every room
-this node is a member of. Both sockets live in the server's selector; the server calls
-`flush()` before it writes to its clients (the design's "Order of writes"), `on_timer()` when
-`next_deadline()` is due, and hands every event of `take_events()` to the engine.
+this node is a member of. Both sockets live in the server's selector; the server waits no
+longer than `next_deadline()`, calls `on_timer()` every turn (it does what is due, if anything)
+and `flush()` before it writes to its clients (the design's "Order of writes"), and hands every
+event of `take_events()` to the engine.
 
 A request that needs a room's channel (a connect, a message) waits until Redis has confirmed
 the subscription: otherwise a message numbered between the request and the subscription would
@@ -205,6 +206,7 @@ class RedisDriver:
         return due
 
     def on_timer(self, now: float) -> None:
+        # each timer tests itself: with nothing due (next_deadline() > now) this does nothing
         pending, cmd = self._pending, self._cmd
         if pending and cmd is not None and now - pending[0].sent_at > self._reply_timeout:
             self._lost(cmd, f"no reply in {self._reply_timeout:g} s")
