@@ -119,14 +119,15 @@ class ChatServer:
         self._accept_paused_until = 0.0
         if config.redis is not None:
             try:
-                self._join_cluster(config, config.redis)
+                self._join_cluster(config.redis)
             except BaseException:
                 self._release()
                 raise
 
-    def _join_cluster(self, config: ServerConfig, url: str) -> None:
+    def _join_cluster(self, url: str) -> None:
         """Run the Redis driver in this loop, its sockets in the selector (BrokerUnreachable
-        when Redis cannot be reached now; ValueError for a bad URL or node id)."""
+        when Redis cannot be reached now; ValueError for a bad URL or node id). `url` is
+        `config.redis`, given apart as a `str` (never None here)."""
         from transport.cluster import (
             DriverConfig,
             RedisDriver,
@@ -135,11 +136,11 @@ class ChatServer:
             parse_redis_url,
         )
 
+        config = self.config
         address = parse_redis_url(url)
         node_id = check_node_id(config.node_id or default_node_id())
-        engine_config = config.engine_config()
         limits = {**protocol.cluster_limits(), **config.cluster_limits}
-        history = engine_config.limit("history_per_room")
+        history = self.engine.config.limit("history_per_room")
         self._broker = RedisDriver(DriverConfig(address, node_id, limits, history), self._selector)
         self._broker.start()
         self.node_id = node_id
