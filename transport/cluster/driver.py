@@ -119,8 +119,8 @@ class _Endpoint:
 class RedisDriver:
     def __init__(self, config: DriverConfig, selector: selectors.BaseSelector) -> None:
         self.config = config
-        self.node_id = config.node_id
         self._me = config.node_id.encode()
+        self._lease_key = b"jc:node:" + self._me  # while it lives, this node counts (scripts.py)
         self._selector = selector
         self._lease_ms = config.limits["node_lease_ms"]
         self._renew_s = config.seconds("lease_renew_ms")
@@ -162,7 +162,6 @@ class RedisDriver:
             self.close()
             raise BrokerUnreachable(f"{self.config.address}: {error}") from error
         self._resync = False  # nothing was lost yet
-        self._state_lost = False
 
     def stop(self) -> None:
         """At shutdown: give up the lease, so that this node's names and room memberships are
@@ -171,7 +170,7 @@ class RedisDriver:
         cmd = self._cmd
         if cmd is None:
             return
-        self._send_now(pack("DEL", b"jc:node:" + self._me))
+        self._send_now(pack("DEL", self._lease_key))
         try:
             cmd.resp.sock.settimeout(self._connect_timeout)
             cmd.resp.sock.sendall(cmd.resp.out)
@@ -441,7 +440,7 @@ class RedisDriver:
                 self._sub.resp.send(pack("UNSUBSCRIBE", channel))
 
     def _lease_command(self) -> bytes:
-        return pack("SET", b"jc:node:" + self._me, b"1", "PX", self._lease_ms)
+        return pack("SET", self._lease_key, b"1", "PX", self._lease_ms)
 
     def _load_scripts(self) -> None:
         for script in scripts.ALL_SCRIPTS:
@@ -517,8 +516,7 @@ class RedisDriver:
             "Redis connection lost", extra={"connection": endpoint.resp.label, "reason": reason}
         )
         if endpoint is self._cmd:
-            self._cmd = None
-            self._epoch_known = False
+            self._cmd = None  # _epoch_known is reset by the next _connect_command, before it counts
             failed = list(self._pending) + list(self._held)
             self._pending.clear()
             self._held.clear()
