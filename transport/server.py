@@ -479,7 +479,9 @@ class ChatServer:
 
 
 def _raise_fd_limit() -> int:
-    """Use the hard limit on open files (each client costs one descriptor): the limit now."""
+    """Raise the soft limit on open files to the hard one (each client costs one descriptor)
+    and return the limit now in force: the hard one, or, when that is unlimited (RLIM_INFINITY
+    is -1 on Linux, so `soft < hard` leaves the soft one as it is), the soft one."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
