@@ -18,7 +18,9 @@ from transport import logs
 from transport.server import ChatServer, ServerConfig
 
 EXIT_CANNOT_LISTEN = 2
-EXIT_NO_REDIS = 3  # --redis given, and that Redis cannot be reached at start (or a bad URL/id)
+# --redis given, and that Redis cannot be reached at start (or a bad URL/id, or a database of
+# the URL that Redis does not have)
+EXIT_NO_REDIS = 3
 
 CLUSTER_HELP = """\
 With --redis, several nodes started on the same Redis behave to every client as one server:

@@ -26,6 +26,13 @@ def test_a_bad_url_or_node_id_exits_3(redis_server: RedisServer) -> None:
         assert done.returncode == EXIT_NO_REDIS, done.stderr
 
 
+def test_a_database_redis_does_not_have_exits_3(redis_server: RedisServer) -> None:
+    url = f"{redis_server.url}/99"  # Redis has 16 databases unless told otherwise
+    done = subprocess.run([*SERVE, "--redis", url], capture_output=True, text=True, timeout=30)
+    assert done.returncode == EXIT_NO_REDIS, done.stderr
+    assert "cannot join the cluster" in done.stderr and "SELECT 99" in done.stderr
+
+
 def test_the_node_says_its_id(redis_server: RedisServer) -> None:
     command = [*SERVE, "--redis", redis_server.url, "--node-id", "n1"]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:

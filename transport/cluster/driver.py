@@ -450,10 +450,14 @@ class RedisDriver:
 
     def _connect_command(self) -> None:
         resp = RespConnection(self.config.address, self._connect_timeout, "command")
+        if self.config.address.db:  # keys only: pub/sub channels are the same in every database
+            try:
+                self._select(resp, self.config.address.db)
+            except OSError:
+                resp.close()
+                raise
         self._cmd = endpoint = _Endpoint(self, resp)
         self._selector.register(resp.sock, _READ, endpoint)
-        if self.config.address.db:  # keys only: pub/sub channels are the same in every database
-            self._send_now(pack("SELECT", self.config.address.db))
         self._load_scripts()
         self._send_now(self._lease_command())
         self._renew_at = time.monotonic() + self._renew_s
@@ -463,6 +467,27 @@ class RedisDriver:
         self._send_now(pack("SET", "jc:epoch", secrets.token_hex(8), "NX"))
         self._send_now(pack("GET", "jc:epoch"), self._on_epoch)
         self._flush(endpoint)
+
+    def _select(self, resp: RespConnection, db: int) -> None:
+        """SELECT the URL's database and wait for the answer, as part of opening the connection
+        (bounded by the same timeout). A refusal (a database Redis does not have) is an OSError
+        like an unreachable Redis: a node that starts says so and exits, a reconnect fails and
+        is tried again; a node that did not wait would carry on in database 0."""
+        sock = resp.sock
+        sock.settimeout(self._connect_timeout)
+        try:
+            sock.sendall(pack("SELECT", db))
+            while (reply := resp.reader.gets()) is False:
+                data = sock.recv(4096)
+                if not data:
+                    raise BrokerLost("closed by Redis")
+                resp.reader.feed(data)
+        except hiredis.ProtocolError as error:
+            raise BrokerLost(str(error)) from error
+        finally:
+            sock.setblocking(False)
+        if isinstance(reply, hiredis.ReplyError):
+            raise OSError(f"Redis refused SELECT {db}: {reply}")
 
     def _connect_pubsub(self) -> None:
         resp = RespConnection(self.config.address, self._connect_timeout, "pubsub")
