@@ -22,7 +22,7 @@ so that its `handle` can return the wider `NodeOutput` without changing the `Eng
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -32,7 +32,6 @@ from engine.errors import ProtocolViolation
 from engine.events import (
     BrokerFailed,
     BrokerReconnected,
-    ClusterEvent,
     ClusterOutput,
     ConnId,
     DirectMessage,
@@ -154,6 +153,23 @@ class _Node(Engine):
         self._queued: dict[ConnId, deque[Frame]] = {}  # a waiting session's later frames
         self._echoes: dict[ConnId, _Direct] = {}  # answered messages to oneself not yet back
         self._state_lost = False
+        self._handlers.update(
+            {
+                Registered: self.on_registered,
+                Published: self.on_published,
+                RoomMessage: self.on_room_message,
+                Fetched: self.on_fetched,
+                DirectSent: self.on_direct_sent,
+                DirectMessage: self.on_direct_message,
+                BrokerFailed: self.on_broker_failed,
+                BrokerReconnected: self.on_broker_reconnected,
+                Resumed: self.on_resumed,
+            }
+        )
+
+    if TYPE_CHECKING:  # `Engine.handle` itself, typed wider: its table has the cluster events
+
+        def handle(self, event: NodeEvent) -> list[Output]: ...
 
     # -- frames wait for their session's request ----------------------------------------------
 
@@ -565,29 +581,13 @@ class ClusterEngine:
     def __init__(self, config: EngineConfig | None = None) -> None:
         self._node = node = _Node(config)
         self.config = node.config
-        self._handlers: dict[type, Any] = {
-            Registered: node.on_registered,
-            Published: node.on_published,
-            RoomMessage: node.on_room_message,
-            Fetched: node.on_fetched,
-            DirectSent: node.on_direct_sent,
-            DirectMessage: node.on_direct_message,
-            BrokerFailed: node.on_broker_failed,
-            BrokerReconnected: node.on_broker_reconnected,
-            Resumed: node.on_resumed,
-        }
 
     def handle(self, event: NodeEvent) -> list[NodeOutput]:
         """Everything `event` causes: the broker's requests, then the clients' bytes, in order."""
         node = self._node
         requests: list[ClusterOutput] = []
         node._requests = requests
-        out: list[Output]
-        if isinstance(event, ClusterEvent):
-            node._out = out = []
-            self._handlers[type(event)](event)
-        else:
-            out = node.handle(event)
+        out = node.handle(event)
         return [*requests, *out]
 
     @property
