@@ -59,13 +59,7 @@ from protocol import ErrorCode, Trigger
 
 __all__ = ["ClusterEngine"]
 
-# A live delivery around an entry that is already JSON bytes, as `codec.encode_delivery` writes it.
-_HEAD, _TAIL = codec.encode({"status": "chat", "history": [None]}).split(b"null")
 _UNAVAILABLE = codec.error(ErrorCode.UNAVAILABLE)
-
-
-def _delivery(entry: bytes) -> bytes:
-    return b"".join((_HEAD, entry, _TAIL))  # ROUTE-9
 
 
 class _Room:
@@ -355,7 +349,7 @@ class _Node(Engine):
             if joined is not None and joined < sequence and conn != sender  # ROUTE-3
         )
         if to:
-            self._out.append(Send(to, _delivery(message.entry)))  # ROUTE-1, ROUTE-2, ROUTE-8
+            self._out.append(Send(to, codec.delivery(message.entry)))  # ROUTE-1, ROUTE-2, ROUTE-8
         if state.pending:
             state.recent.append(message)
         state.last = sequence
@@ -366,7 +360,7 @@ class _Node(Engine):
         assert joined is not None
         for message in state.recent:
             if message.sequence > joined and message.sender != conn:  # ROUTE-3
-                self._out.append(Send((conn,), _delivery(message.entry)))
+                self._out.append(Send((conn,), codec.delivery(message.entry)))
         if not state.pending:
             state.recent.clear()
 
