@@ -391,11 +391,7 @@ class _Node(Engine):
         self._echoes.pop(conn, None)
         super()._end(session, trigger)  # leaves its rooms: LeaveRoom where it was the last
         if session.name is not None:
-            state = self._rooms_here.get(ALL)
-            if state is not None and conn in state.members:
-                if state.members.pop(conn) is None:
-                    state.pending -= 1
-                self._forget_if_empty(state)
+            self._unsubscribe(session, ALL)  # not in `session.rooms`: left here, not above
             self._requests.append(Release(session.name))  # CONNECT-6, DISCONNECT-6
         for request in outstanding:  # what it asked is undone after it, in the broker's order
             if isinstance(request, _Connect):
