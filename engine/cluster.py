@@ -281,7 +281,9 @@ class _Node(Engine):
         for state in joined:
             self._drain(state)
 
-    def _undo_connect(self, session: Session, request: _Connect) -> None:
+    def _undo_connect(self, session: Session, request: _Connect, release: bool) -> None:
+        """The connect did not happen: its rooms are left, and with `release` a name it claimed
+        is given back to the broker (not when the broker refused it: another session holds it)."""
         for room in request.rooms:
             state = self._rooms_here.get(room)
             if state is not None and state.members.get(session.conn, 0) is None:
@@ -290,6 +292,8 @@ class _Node(Engine):
                 self._forget_if_empty(state)
         if request.first:
             del self._claims[request.name]
+            if release:
+                self._requests.append(Release(request.name))
 
     def _send_direct(self, session: Session, target: str, entry: dict[str, str]) -> None:
         delivery = codec.encode_delivery(entry)
@@ -395,9 +399,7 @@ class _Node(Engine):
             self._requests.append(Release(session.name))  # CONNECT-6, DISCONNECT-6
         for request in outstanding:  # what it asked is undone after it, in the broker's order
             if isinstance(request, _Connect):
-                self._undo_connect(session, request)
-                if request.first:
-                    self._requests.append(Release(request.name))
+                self._undo_connect(session, request, release=True)
 
     def _unavailable(self, session: Session) -> None:
         """The broker could not carry out the session's action: it stays as it was (ERROR-3)."""
@@ -414,7 +416,7 @@ class _Node(Engine):
         if event.granted:
             self._connected(session, request, event)
         else:  # CONNECT-3: held on another node
-            self._undo_connect(session, request)
+            self._undo_connect(session, request, release=False)
             session.errors_in_row = request.errors
             self._reject(session, ErrorCode.NAME_TAKEN, Outcome.NAME_TAKEN)
         self._resume(event.conn)
@@ -510,18 +512,16 @@ class _Node(Engine):
         if not outstanding:
             del self._outstanding[event.conn]
         session = self.sessions[event.conn]
-        if isinstance(request, _Post):
+        if isinstance(request, _Post):  # no frame waits for it
             if request.joined and session.rooms.get(request.room, 0) is None:
                 self._unsubscribe(session, request.room)
-        elif isinstance(request, _Connect):
-            self._undo_connect(session, request)
-            if request.first:
-                self._requests.append(Release(request.name))
-        if not isinstance(request, _Post):
-            session.errors_in_row = request.errors
+            self._unavailable(session)
+            return
+        if isinstance(request, _Connect):
+            self._undo_connect(session, request, release=True)
+        session.errors_in_row = request.errors
         self._unavailable(session)
-        if not isinstance(request, _Post):
-            self._resume(event.conn)
+        self._resume(event.conn)
 
     def on_broker_reconnected(self, event: BrokerReconnected) -> None:
         self._state_lost = event.state_lost
