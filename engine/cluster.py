@@ -266,7 +266,7 @@ class _Node(Engine):
                 session.rooms[room] = None
             joined.append(state)
         self._count(outcome)
-        entries = sorted(answer.history)
+        entries = answer.history  # oldest first across rooms, as `Registered` promises
         kept = entries[max(0, len(entries) - self._history_on_connect) :]
         history = [orjson.loads(entry) for _, entry in kept]
         reply = codec.encode({"status": "chat", "history": history})  # CONNECT-2
