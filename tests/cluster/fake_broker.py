@@ -267,7 +267,8 @@ class FakeBroker:
         sequences = tuple((room, self.seq.get(room, 0)) for room in request.rooms)
         history = sorted(
             (e.order, e.entry)
-            for room in request.history_rooms
+            # none for 0, as the script's `if want > 0` (where [-0:] would be the whole stream)
+            for room in (request.history_rooms if request.history else ())
             for e in list(self.streams.get(room, ()))[-request.history :]
         )
         return Registered(request.conn, True, sequences, tuple(history))

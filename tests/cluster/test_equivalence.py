@@ -94,8 +94,15 @@ class Reference:
                 self.closed.add(output.conn)
 
 
-def run(program: list[Step], nodes: int, clients: int, welcome: bool, seed: int | None) -> None:
-    cluster = Cluster(nodes, welcome=welcome, **LIMITS)
+def run(
+    program: list[Step],
+    nodes: int,
+    clients: int,
+    welcome: bool,
+    seed: int | None,
+    limits: dict[str, int] = LIMITS,
+) -> None:
+    cluster = Cluster(nodes, welcome=welcome, **limits)
     reference = Reference(cluster.config)
     rng = random.Random(seed) if seed is not None else None
     members = [cluster.client(i % nodes) for i in range(clients)]
@@ -158,3 +165,19 @@ def test_several_nodes_give_every_client_the_bytes_of_one_engine(
 ) -> None:
     program = data.draw(programs(clients), label="program")
     run(program, nodes, clients, welcome, seed)
+
+
+@requirement("CONNECT-2", "ROUTE-12")
+def test_no_history_kept_gives_no_history_on_any_node() -> None:
+    """history_per_room 0: the broker is asked for no entries and must give none (the script
+    reads nothing then), as one `Engine` keeps none."""
+    program = [
+        Step(0, "connect", "@ann", ("#r1", "#all")),
+        Step(1, "connect", "@bob", ("#r2",)),
+        Step(0, "say", target="#r1"),
+        Step(0, "say", target="#all"),
+        Step(1, "say", target="#r2"),
+        Step(1, "connect", "@bob", ("#r1", "#r2", "#all")),
+        Step(2, "connect", "@cy", ("#r1", "#r2", "#all")),
+    ]
+    run(program, 2, 3, False, None, {**LIMITS, "history_per_room": 0})
