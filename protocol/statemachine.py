@@ -1,10 +1,13 @@
 """The session state machine, built from machine.json into a `transitions.Machine`.
 
-One Machine serves every session: sessions are plain objects with a `state` attribute, and a
-state change is `machine.events[trigger].trigger(session)`. That avoids `add_model`, whose cost
-grows with the number of models, and a Machine per session (about 18 KiB each), so 10,000
-sessions stay cheap. Self-loops (e.g. `message` in `connected`) need no trigger at all; the
-engine reads them from `transition_table`, which is derived from the Machine, not from the JSON.
+One Machine serves every session: sessions are plain objects with a `state` attribute, passed to
+the Machine rather than added to it. That avoids `add_model`, whose cost grows with the number of
+models, and a Machine per session (about 18 KiB each), so 10,000 sessions stay cheap. The engine
+(`Engine._fire`) reads a transition's destination from `transition_table`, which is derived from
+the Machine, not from the JSON, and moves the session there with `machine.set_state(state,
+session)`; self-loops (e.g. `message` in `connected`) change nothing and are skipped. Only when
+the Machine has callbacks or conditions, or for an event with no transition (which raises), does
+it call `machine.events[trigger].trigger(session)`.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ class Refusal:
 
 
 def build_machine() -> Machine:
-    """A fresh Machine with no models attached (pass sessions to `Event.trigger`)."""
+    """A fresh Machine with no models attached (sessions are passed to `set_state` or
+    `Event.trigger`)."""
     spec = machine_spec()
     return Machine(
         model=None,
