@@ -20,9 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conformance.suite.verdicts import requirement
-from engine.engine import Engine, EngineConfig
-from engine.events import Close, ConnectionLost, ConnectionOpened, DataReceived, Event, Send
+from engine.events import ConnectionLost, DataReceived
 from tests.cluster.harness import Cluster
+from tests.engine.harness import Net
 
 NAMES = ("@ann", "@bob", "@cy")
 ROOMS = ("#r1", "#r2", "#r3")
@@ -61,8 +61,9 @@ def programs(clients: int) -> st.SearchStrategy[list[Step]]:
     return st.builds(lambda a, b: a + b, first, rest)
 
 
-def frame(step: Step, number: int, names: dict[int, str]) -> bytes:
-    name = names.get(step.client, step.name or NAMES[0])
+def frame(step: Step, number: int, name: str | None) -> bytes:
+    """The step's frame; `name` is its client's session name (None: not connected)."""
+    name = name or step.name or NAMES[0]
     document: dict[str, Any]
     if step.action == "connect":
         document = {"action": "connect", "user_name": step.name, "targets": list(step.targets)}
@@ -76,24 +77,6 @@ def frame(step: Step, number: int, names: dict[int, str]) -> bytes:
     return orjson.dumps(document) + b"\n"
 
 
-class Reference:
-    """One `Engine`: what the clients must get."""
-
-    def __init__(self, config: EngineConfig) -> None:
-        self.engine = Engine(config)
-        self.raw: dict[int, bytes] = {}
-        self.closed: set[int] = set()
-
-    def apply(self, event: Event) -> None:
-        for output in self.engine.handle(event):
-            if isinstance(output, Send):
-                for conn in output.to:
-                    self.raw[conn] = self.raw.get(conn, b"") + output.data
-            else:
-                assert isinstance(output, Close)
-                self.closed.add(output.conn)
-
-
 def run(
     program: list[Step],
     nodes: int,
@@ -103,11 +86,11 @@ def run(
     limits: dict[str, int] = LIMITS,
 ) -> None:
     cluster = Cluster(nodes, welcome=welcome, **limits)
-    reference = Reference(cluster.config)
+    reference = Net(welcome, **limits)  # one Engine: what the clients must get
     rng = random.Random(seed) if seed is not None else None
     members = [cluster.client(i % nodes) for i in range(clients)]
     for client in members:
-        reference.apply(ConnectionOpened(client.conn))
+        assert reference.client().conn == client.conn
     cluster.settle(rng)
     gone: set[int] = set()
     for number, step in enumerate(program):
@@ -119,11 +102,7 @@ def run(
             reference.apply(ConnectionLost(client.conn))
             client.drop()
         else:
-            names = {
-                c.conn: n for c in members if (n := reference.engine.name_of(c.conn)) is not None
-            }
-            names = {members.index(c): names[c.conn] for c in members if c.conn in names}
-            data = frame(step, number, names)
+            data = frame(step, number, reference.engine.name_of(client.conn))
             reference.apply(DataReceived(client.conn, data))
             client.send_bytes(data)
         cluster.settle(rng)
