@@ -173,10 +173,8 @@ def report(result: FuzzResult, target: str | Sequence[str], profile: Profile = "
         f"(at {failure.found_after:.1f} s):"
     )
     lines += [f"  {step}" for step in failure.program]
-    if len(result.targets) > 1:
-        from conformance.fuzz.run import placement
-
-        spread = placement(failure.transcript, len(result.targets))
+    if result.placement:
+        spread = result.placement
         lines.append("clients: " + ", ".join(f"{c} on {name(n)}" for c, n in spread.items()))
     lines += [f"  {problem}" for problem in failure.finding.problems]
     lines.append(f"requirements involved: {', '.join(failure.finding.requirements)}")

@@ -13,7 +13,7 @@ import shlex
 import time
 from pathlib import Path
 
-from conformance.fuzz.run import FuzzResult, placement
+from conformance.fuzz.run import FuzzResult
 from conformance.kit.cluster import command_line
 from conformance.kit.page import badge, document, esc, probe_list, prose
 from conformance.kit.probe import Capabilities
@@ -112,7 +112,7 @@ def _finding(result: FuzzResult, target: str) -> str:
     )
     out.append("<div class='label'>the program</div>")
     out.append(f"<pre>{esc(chr(10).join(failure.program))}</pre>")
-    spread = placement(failure.transcript, len(result.targets)) if len(result.targets) > 1 else {}
+    spread = result.placement
     if spread:
         said = ", ".join(f"{client} on #{number}" for client, number in spread.items())
         out.append("<div class='label'>which target each client was on</div>")

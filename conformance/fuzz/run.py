@@ -24,7 +24,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -63,6 +63,9 @@ class FuzzResult:
     restarts: int = 0  # of a cmd: target that died
     ended: str = ""  # why the search stopped early, if it did (a tcp: target that died)
     targets: list[str] = field(default_factory=list)  # as given: several for a cluster
+    # Of the shortest failing example's clients, against several targets: each one's target
+    # number (its transcript's header says it too); empty against one target.
+    placement: dict[str, int] = field(default_factory=dict)
 
     @property
     def failure(self) -> Failure | None:
@@ -153,6 +156,7 @@ def _write_transcripts(result: FuzzResult, transcript_dir: Path, seed_value: int
     record = result.record
     assert record.first is not None
     if record.best is not None:
+        result.placement = placement(record.best.transcript, result.targets)
         result.transcripts.append(
             _write(
                 record.best.transcript,
@@ -161,6 +165,7 @@ def _write_transcripts(result: FuzzResult, transcript_dir: Path, seed_value: int
                 f"fuzz-seed{seed_value}.jsonl",
                 seed_value,
                 result.targets,
+                result.placement,
             )
         )
     if record.history_to_first is not None:
@@ -172,6 +177,7 @@ def _write_transcripts(result: FuzzResult, transcript_dir: Path, seed_value: int
                 f"fuzz-seed{seed_value}-history.jsonl",
                 seed_value,
                 result.targets,
+                placement(record.history_to_first, result.targets),
             )
         )
     return result
@@ -233,9 +239,13 @@ def _progress(result: FuzzResult, clients: int) -> str:
     )
 
 
-def placement(transcript: Transcript, count: int) -> dict[str, int]:
-    """The target number of each client of a transcript: `c3` (or `e5.c3` in the history, the
-    third client of its example) was opened third, so it went where the third goes."""
+def placement(transcript: Transcript, targets: Sequence[str]) -> dict[str, int]:
+    """The target number of each client of a transcript against several targets (none against
+    one): `c3` (or `e5.c3` in the history, the third client of its example) was opened third,
+    so it went where the third goes."""
+    count = len(targets)
+    if count < 2:
+        return {}
     labels = dict.fromkeys(record.client for record in transcript.records)
     numbers = {label: re.search(r"(?:^|\.)c(\d+)$", label) for label in labels}
     return {
@@ -251,7 +261,8 @@ def _write(
     directory: Path,
     name: str,
     seed_value: int,
-    targets: list[str] | None = None,
+    targets: list[str],
+    spread: dict[str, int],
 ) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / name
@@ -264,8 +275,8 @@ def _write(
     }
     if failure.finding.death is not None:
         header["server_output"] = list(failure.finding.death.output)
-    if targets is not None and len(targets) > 1:
+    if len(targets) > 1:
         header["targets"] = list(targets)
-        header["placement"] = placement(transcript, len(targets))
+        header["placement"] = spread
     transcript.write(path, header)
     return path
