@@ -76,26 +76,21 @@ class Outcome:
 
 def replay(
     transcript: Transcript,
-    address: tuple[str, int],
+    nodes: Sequence[tuple[str, int]],
     timeout: float,
-    first_sock: socket.socket | None = None,
     expected_packets: dict[str, int] | None = None,
-    nodes: Sequence[tuple[str, int]] = (),
     placement: Mapping[str, int] | None = None,
     held: Mapping[int, socket.socket] | None = None,
 ) -> Outcome:
-    """Play the clients' events in order; `first_sock` (a connection that showed a `tcp:` target
-    was up, never hung up on) becomes the first client. With `expected_packets` (per client,
-    welcome not counted) each client also waits for that many packets before it is closed: the
-    recording's byte counts are a poor guide on a server whose bytes differ (a fix).
+    """Play the clients' events in order against the targets at `nodes`, each client on the
+    target its `placement` numbers (from 1; the first if it has none). With `expected_packets`
+    (per client, welcome not counted) each client also waits for that many packets before it is
+    closed: the recording's byte counts are a poor guide on a server whose bytes differ (a fix).
 
-    Against a cluster, `nodes` are the addresses of its targets and `placement` the target
-    number of each client; `held` (by target number) replaces `first_sock`: each is the first
-    connection of a client on that target."""
+    `held` (by target number) are connections that showed a `tcp:` target was up, never hung up
+    on: each becomes the first client on its target."""
     outcome = Outcome()
     spare = dict(held or {})
-    if first_sock is not None:
-        spare[1] = first_sock
     live = Transcript()
     clients: dict[str, WireClient] = {}
     last_send: dict[str, float | None] = {}  # when a client's previous event was a send
@@ -120,9 +115,9 @@ def replay(
         elif event == "closed":
             expected.closed_by_server = True
         elif event == "open":
-            number = (placement or {}).get(label, 1) if nodes else 1
+            number = (placement or {}).get(label, 1)
             sock = spare.pop(number, None)
-            where = nodes[number - 1] if nodes else address
+            where = nodes[number - 1]
             try:
                 source = record.data.decode() or None  # the address it connected from
                 client = WireClient(where, label, timeout, live, sock, source)
@@ -439,17 +434,8 @@ def run(args: argparse.Namespace) -> int:
             oracle = predict(transcript, recorded)
             expected_packets = {label: len(p) for label, p in oracle.expected.items()}
         held = {n: s for n, t in enumerate(targets, 1) if (s := t.take_held()) is not None}
-        nodes = [target.address for target in targets] if len(targets) > 1 else []
-        outcome = replay(
-            transcript,
-            targets[0].address,
-            args.timeout,
-            None,
-            expected_packets,
-            nodes=nodes,
-            placement=placement,
-            held=held,
-        )
+        nodes = [target.address for target in targets]
+        outcome = replay(transcript, nodes, args.timeout, expected_packets, placement, held)
         for line in describe(outcome):
             print(line)
         if header.get("source") == "fuzz":

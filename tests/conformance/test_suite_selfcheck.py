@@ -160,6 +160,6 @@ def test_a_client_of_another_address_is_replayed_from_it() -> None:
         with server.accept()[0] as first:
             assert first.getpeername()[0] == "127.0.0.2"
         assert recorded.records[0].event == "open" and recorded.records[0].data == b"127.0.0.2"
-        replay(recorded, address, 0.2)
+        replay(recorded, [address], 0.2)
         with server.accept()[0] as again:
             assert again.getpeername()[0] == "127.0.0.2"
