@@ -135,7 +135,6 @@ class Run:
     stopped: str = ""  # why no more case can run: a tcp: target that stopped accepting
     death: Death | None = None  # of the current target process (or of a tcp: target)
     last_stage: str = "the start"
-    _chat: Chat | None = None  # the clients of the case running, or of the last one
 
     def __post_init__(self) -> None:
         signum = self.options.stop_signal
@@ -254,7 +253,8 @@ class Run:
         """Once a case's clients are closed: watch the target a moment, blame a death on it."""
         self.last_stage = nodeid
         if self.watch(self.caps) is not None:
-            self.blame_death(nodeid, chat.transcript if chat else None, "after the case")
+            placement = chat.spreader.placement if chat else None
+            self.blame_death(nodeid, chat.transcript if chat else None, "after the case", placement)
 
     def chat(self, rules: tuple[str, ...]) -> Chat:
         assert self.caps is not None
@@ -267,7 +267,6 @@ class Run:
             profile=self.options.profile,  # what a case may skip for depends on it
         )
         chat.stop_signal = self.options.stop_signal
-        self._chat = chat
         return chat
 
     def finish(self) -> None:
@@ -293,8 +292,15 @@ class Run:
                 break
         return self.death
 
-    def blame_death(self, stage: str, transcript: Transcript | None, when: str) -> None:
-        """The DISCONNECT-7 row of the current death (once), for `stage`."""
+    def blame_death(
+        self,
+        stage: str,
+        transcript: Transcript | None,
+        when: str,
+        placement: dict[str, int] | None = None,
+    ) -> None:
+        """The DISCONNECT-7 row of the current death (once), for `stage`; `placement` is that
+        of the case's clients, when `transcript` is a case's."""
         death = self.death
         if death is None or death.blamed:
             return
@@ -312,12 +318,13 @@ class Run:
             server_output=death.output,
             last_bytes=transcript_tail(transcript),
         )
-        self._record_row(row, transcript)
+        self._record_row(row, transcript, placement)
 
-    def _record_row(self, row: CaseResult, transcript: Transcript) -> None:
-        chat = self._chat
-        if self.several and chat is not None and transcript is chat.transcript:
-            row.placement = dict(chat.spreader.placement)
+    def _record_row(
+        self, row: CaseResult, transcript: Transcript, placement: dict[str, int] | None = None
+    ) -> None:
+        if self.several and placement:
+            row.placement = dict(placement)
         if transcript.records:
             row.transcript = str(self._write(row, transcript, suffix=f"-{row.broken}"))
         self.results.append(row)
@@ -458,7 +465,8 @@ class Run:
         if result.broken == SERVE_RULE:
             death.blamed = True
         else:
-            self.blame_death(result.nodeid, transcript, "")
+            placement = chat.spreader.placement if chat is not None else None
+            self.blame_death(result.nodeid, transcript, "", placement)
         self._revive(result.nodeid)
 
     def record(self, result: CaseResult, chat: Chat | None) -> None:
