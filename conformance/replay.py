@@ -260,9 +260,9 @@ class Judgement:
     lines: list[str]
 
 
-def rerun_case(header: dict[str, Any], spec: str | Sequence[str], verbose: bool) -> Judgement:
-    """Run the recorded case again against `spec` through the plugin; fixed when it passes and
-    the target did not die of it (no row of the run failed)."""
+def rerun_case(header: dict[str, Any], specs: Sequence[str], verbose: bool) -> Judgement:
+    """Run the recorded case again against `specs` (a cluster's, or one) through the plugin;
+    fixed when it passes and the target did not die of it (no row of the run failed)."""
     import pytest  # here: replaying a fuzzer transcript needs no pytest
 
     import conformance.cases
@@ -278,7 +278,7 @@ def rerun_case(header: dict[str, Any], spec: str | Sequence[str], verbose: bool)
         report = Path(folder) / "report.json"
         argv = [f"{path}::{name}", "-p", "no:jsonchat", "-p", "conformance.suite.plugin"]
         argv += ["-p", "no:cacheprovider", "-q", "--no-header", "--tb=no", "--rootdir", folder]
-        for text in [spec] if isinstance(spec, str) else spec:
+        for text in specs:
             argv += ["--jsonchat-target", text]
         argv += ["--jsonchat-json", str(report)]
         argv += ["--jsonchat-profile", str(header.get("profile", "full"))]

@@ -133,7 +133,7 @@ def _finding(result: FuzzResult, target: str) -> str:
     if result.transcripts:
         out.append("<div class='label'>replay it</div>")
         commands = [
-            f"jsonchat replay {shlex.quote(str(path))} {command_line(result.targets or target)}"
+            f"jsonchat replay {shlex.quote(str(path))} {command_line(result.targets)}"
             for path in result.transcripts
         ]
         out.append(f"<pre>{esc(chr(10).join(commands))}</pre>")

@@ -77,14 +77,6 @@ class Lifeline:
         self.nodes = [Node(node, ready_timeout) for node in (spec, *more)]
 
     @property
-    def spec(self) -> TargetSpec:
-        return self.nodes[0].spec
-
-    @property
-    def process(self) -> ServerProcess | None:
-        return self.nodes[0].process
-
-    @property
     def address(self) -> tuple[str, int]:
         return self.nodes[0].address
 
@@ -96,23 +88,11 @@ class Lifeline:
     def restarts(self) -> int:
         return sum(node.restarts for node in self.nodes)
 
-    @property
-    def caps(self) -> Capabilities | None:
-        return self.nodes[0].caps
-
-    @caps.setter
-    def caps(self, caps: Capabilities | None) -> None:
+    def pace(self, caps: Capabilities, timeout: float) -> None:
+        """What every node's pacer needs: what the probe found, and how long to wait for its
+        round trips."""
         for node in self.nodes:
-            node.caps = caps
-
-    @property
-    def timeout(self) -> float:
-        return self.nodes[0].timeout
-
-    @timeout.setter
-    def timeout(self, timeout: float) -> None:
-        for node in self.nodes:
-            node.timeout = timeout
+            node.caps, node.timeout = caps, timeout
 
     def up(self) -> None:
         for node in self.nodes:

@@ -99,10 +99,6 @@ class FuzzSettings:
     tag: str = "f"
     pause: float = 0.002  # between the two writes of a split frame
 
-    @property
-    def address(self) -> tuple[str, int]:
-        return self.lifeline.address
-
 
 def _short(value: Any) -> str:
     """A value as Python, with long texts abbreviated: 'xxx…' (3800 chars)."""

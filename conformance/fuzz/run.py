@@ -87,9 +87,10 @@ def fuzz(
     out: TextIO = sys.stderr,
     profile: Profile = "full",
 ) -> FuzzResult:
-    """Search for `seconds`, then shrink a finding; `lifeline` is up and `caps` its probe's."""
+    """Search for `seconds`, then shrink a finding; `lifeline` is up and `caps` is what every
+    one of its nodes can do (`cluster.common` of their probes)."""
     timeout = wait_limit(caps)
-    lifeline.caps, lifeline.timeout = caps, timeout
+    lifeline.pace(caps, timeout)
     ChatFuzzer.settings_ = FuzzSettings(
         lifeline=lifeline,
         profile=profile,

@@ -63,10 +63,8 @@ __all__ = ["Chat", "Client", "delivery", "is_chat", "is_delivery", "is_error", "
 class Client(WireClient):
     """One connection of a case; `packets` keeps everything received, welcome included."""
 
-    def __init__(
-        self, chat: Chat, label: str, target: Target | None = None, source: str | None = None
-    ) -> None:
-        self.target = target or chat.target  # its node, when the target is a cluster
+    def __init__(self, chat: Chat, label: str, target: Target, source: str | None = None) -> None:
+        self.target = target  # its node, when the target is a cluster
         reply = chat.caps.timing.reply
         super().__init__(self.target.address, label, reply, chat.transcript, None, source)
         self.chat = chat
@@ -348,7 +346,7 @@ class Chat:
 
     def __init__(
         self,
-        target: Target | Sequence[Target],
+        targets: Sequence[Target],
         caps: Capabilities,
         tokens: Tokens,
         learnt: Learnt,
@@ -357,9 +355,8 @@ class Chat:
         profile: Profile = "full",
     ) -> None:
         self.slow = slow
-        self.targets = [target] if isinstance(target, Target) else list(target)
-        self.target = self.targets[0]  # the only one, unless the target is a cluster
-        self.address = self.target.address
+        self.targets = list(targets)  # one, or a cluster's nodes
+        self.address = self.targets[0].address
         self.spreader = Spreader(len(self.targets))  # which client went to which target
         self.caps = caps
         self.tokens = tokens

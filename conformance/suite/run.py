@@ -128,7 +128,6 @@ class Run:
     options: Options
     targets: list[Target] = field(init=False)
     caps: Capabilities | None = None  # what every target can do (`cluster.common`)
-    probes: list[Capabilities] = field(default_factory=list)  # of each target, in order
     tokens: Tokens = field(default_factory=Tokens)
     results: list[CaseResult] = field(default_factory=list)
     restarts: list[str] = field(default_factory=list)
@@ -140,11 +139,6 @@ class Run:
     def __post_init__(self) -> None:
         signum = self.options.stop_signal
         self.targets = [Target(spec, stop_signal=signum) for spec in self.options.specs]
-
-    @property
-    def target(self) -> Target:
-        """The first target: the only one, unless the run checks a cluster."""
-        return self.targets[0]
 
     @property
     def several(self) -> bool:
@@ -165,8 +159,7 @@ class Run:
         """
         for target in self.targets:
             target.ensure_up()
-        self.probes = [self._start(index) for index in range(len(self.targets))]
-        caps = cluster.common(self.probes)
+        caps = cluster.common([self._start(index) for index in range(len(self.targets))])
         if self.options.reply_timeout is not None:
             timing = Timing(caps.timing.rtt, self.options.reply_timeout)
             caps = dataclasses.replace(caps, timing=timing)
