@@ -6,6 +6,7 @@ import time
 
 import protocol
 from conformance.kit.messages import connect_doc, direct
+from conformance.kit.shapes import error
 from conformance.suite.harness import Chat, is_chat, is_error, is_welcome, show
 from conformance.suite.verdicts import Skip, requirement
 
@@ -41,11 +42,8 @@ def test_errors_change_nothing_and_touch_no_one_else(chat: Chat) -> None:
     alice.expect_delivery("ERROR-2", room, bob.name, "still subscribed?")
 
 
-UNAVAILABLE = {"status": "error", "message": protocol.error_text(protocol.ErrorCode.UNAVAILABLE)}
-NOT_CONNECTED = {
-    "status": "error",
-    "message": protocol.error_text(protocol.ErrorCode.NOT_CONNECTED),
-}
+UNAVAILABLE = error(protocol.ErrorCode.UNAVAILABLE)
+NOT_CONNECTED = error(protocol.ErrorCode.NOT_CONNECTED)
 UNAVAILABLE_ATTEMPTS = 5
 
 
