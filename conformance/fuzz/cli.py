@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from conformance.kit.cluster import command_line, common, name
+from conformance.kit.cluster import command_line, common, placement_text
 from conformance.kit.exitcodes import TABLE, ExitStatus
 from conformance.kit.target import TargetError, parse_target
 from protocol import Profile, requirements
@@ -174,8 +174,7 @@ def report(result: FuzzResult, target: str | Sequence[str], profile: Profile = "
     )
     lines += [f"  {step}" for step in failure.program]
     if result.placement:
-        spread = result.placement
-        lines.append("clients: " + ", ".join(f"{c} on {name(n)}" for c, n in spread.items()))
+        lines.append(f"clients: {placement_text(result.placement)}")
     lines += [f"  {problem}" for problem in failure.finding.problems]
     lines.append(f"requirements involved: {', '.join(failure.finding.requirements)}")
     death = failure.finding.death

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from conformance.fuzz.run import FuzzResult
-from conformance.kit.cluster import command_line
-from conformance.kit.page import badge, document, esc, probe_list, prose
+from conformance.kit.cluster import command_line, placement_text
+from conformance.kit.page import badge, document, esc, probe_list, prose, targets_html
 from conformance.kit.probe import Capabilities
 from conformance.kit.sequence import Mark, sequence_svg
 from protocol import Profile, requirements, requirements_by_id
@@ -40,7 +40,7 @@ def render(result: FuzzResult, target: str, profile: Profile, caps: Capabilities
     )
     header = (
         '<header class="top"><h1>jsonchat fuzz report</h1><div class="meta">'
-        f"<span>{_targets(result, target)}</span>"
+        f"<span>{targets_html(result.targets)}</span>"
         f"<span>profile <b>{esc(profile)}</b></span><span>seed {seed}</span>"
         f"<span>{esc(time.strftime('%Y-%m-%d %H:%M'))}</span></div>{outcome}</header>"
     )
@@ -76,14 +76,6 @@ def render(result: FuzzResult, target: str, profile: Profile, caps: Capabilities
     return document(f"jsonchat fuzz: {target}", body)
 
 
-def _targets(result: FuzzResult, target: str) -> str:
-    """`target <code>...</code>`, or a cluster's targets numbered as the finding names them."""
-    if len(result.targets) < 2:
-        return f"target <code>{esc(target)}</code>"
-    numbered = ", ".join(f"#{n} {text}" for n, text in enumerate(result.targets, 1))
-    return f"targets <code>{esc(numbered)}</code> (clients spread round-robin)"
-
-
 def _finding(result: FuzzResult, target: str) -> str:
     failure = result.failure
     if failure is None:
@@ -114,7 +106,7 @@ def _finding(result: FuzzResult, target: str) -> str:
     out.append(f"<pre>{esc(chr(10).join(failure.program))}</pre>")
     spread = result.placement
     if spread:
-        said = ", ".join(f"{client} on #{number}" for client, number in spread.items())
+        said = placement_text(spread)
         out.append("<div class='label'>which target each client was on</div>")
         out.append(f"<div class='mono'>{esc(said)}</div>")
     death = finding.death

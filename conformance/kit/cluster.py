@@ -23,7 +23,16 @@ from typing import Any
 
 from conformance.kit.probe import Capabilities
 
-__all__ = ["Spreader", "command_line", "common", "name", "place", "placement_of"]
+__all__ = [
+    "Spreader",
+    "command_line",
+    "common",
+    "name",
+    "place",
+    "placement_of",
+    "placement_text",
+    "targets_text",
+]
 
 
 def place(index: int, count: int) -> int:
@@ -41,6 +50,21 @@ def command_line(targets: str | Sequence[str]) -> str:
     (for the replay commands the reports print)."""
     texts = [targets] if isinstance(targets, str) else list(targets)
     return " ".join(shlex.quote(text) for text in texts)
+
+
+def targets_text(targets: Sequence[str]) -> str:
+    """`target tcp:...`, or for a cluster `targets #1 tcp:..., #2 tcp:...` (as given)."""
+    if len(targets) == 1:
+        return f"target {targets[0]}"
+    return "targets " + ", ".join(f"{name(n)} {text}" for n, text in enumerate(targets, 1))
+
+
+def placement_text(placement: Mapping[str, int], shown: int | None = None) -> str:
+    """`@alice-x1 on #1, @bob-x2 on #2`: which target each client was on; with `shown`, only
+    the first `shown` of a case that opened hundreds (the transcript and --json have them all)."""
+    said = [f"{label} on {name(number)}" for label, number in list(placement.items())[:shown]]
+    more = len(placement) - len(said)
+    return ", ".join(said) + (f" and {more} more, round-robin (all in --json)" if more > 0 else "")
 
 
 class Spreader:

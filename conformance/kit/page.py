@@ -11,12 +11,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+from conformance.kit.cluster import targets_text
 from conformance.kit.probe import Capabilities
 
-__all__ = ["VERDICT_COLOURS", "badge", "data_script", "document", "esc", "prose"]
+__all__ = ["VERDICT_COLOURS", "badge", "data_script", "document", "esc", "prose", "targets_html"]
 
 # The verdicts' colours, shared by the badges, the bars and the legend.
 VERDICT_COLOURS = {
@@ -44,6 +46,13 @@ def prose(text: str) -> str:
 
 def badge(verdict: str) -> str:
     return f'<span class="badge v-{esc(verdict)}">{esc(verdict.upper())}</span>'
+
+
+def targets_html(targets: Sequence[str]) -> str:
+    """`target <code>...</code>`, or a cluster's targets numbered as the reports name them."""
+    word, _, rest = targets_text(targets).partition(" ")
+    spread = " (clients spread round-robin)" if len(targets) > 1 else ""
+    return f"{word} <code>{esc(rest)}</code>{spread}"
 
 
 def probe_list(caps: Capabilities) -> str:

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
+from conformance.kit.cluster import placement_text
 from conformance.kit.page import (
     VERDICT_COLOURS,
     badge,
@@ -25,16 +26,16 @@ from conformance.kit.page import (
     esc,
     probe_list,
     prose,
+    targets_html,
 )
 from conformance.kit.sequence import Mark, sequence_svg
 from conformance.kit.transcript import Transcript
 from conformance.suite.report import (
     COUNTED,
     DEATHS_IN_FULL,
+    PLACEMENTS_SHOWN,
     RequirementResult,
     by_requirement,
-    placement_text,
-    targets_text,
 )
 from conformance.suite.run import SERVE_RULE, CaseResult, Run
 from protocol import requirements_by_id
@@ -110,18 +111,10 @@ def _header(run: Run, rows: list[RequirementResult], problems: list[CaseResult])
     )
     return (
         '<header class="top"><h1>jsonchat conformance report</h1><div class="meta">'
-        f"<span>{_targets(run)}</span>"
+        f"<span>{targets_html([spec.text for spec in run.options.specs])}</span>"
         f"<span>profile <b>{esc(run.options.profile)}</b></span>{timing}"
         f"<span>{esc(time.strftime('%Y-%m-%d %H:%M'))}</span></div>{outcome}</header>"
     )
-
-
-def _targets(run: Run) -> str:
-    """`target <code>...</code>`, or for a cluster each target numbered as the report does."""
-    word, _, rest = targets_text(run).partition(" ")
-    if not run.several:
-        return f"{word} <code>{esc(rest)}</code>"
-    return f"{word} <code>{esc(rest)}</code> (clients spread round-robin)"
 
 
 def _summary(run: Run, rows: list[RequirementResult]) -> str:
@@ -251,7 +244,7 @@ def _failure(
         head += f"{esc(result.reason)}</div></div>"
     if result.placement:
         head += '<div class="label">which target each client was on</div>'
-        head += f'<div class="mono">{esc(placement_text(result.placement))}</div>'
+        head += f'<div class="mono">{esc(placement_text(result.placement, PLACEMENTS_SHOWN))}</div>'
     if result.server_output and open_output:
         head += '<div class="label">what the server printed last</div>'
         head += f"<pre>{esc(result.server_output)}</pre>"

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
-from conformance.kit.cluster import name
+from conformance.kit.cluster import placement_text, targets_text
 from conformance.suite.run import CaseResult, Run, rule_text
 from conformance.suite.verdicts import Verdict, rule_verdict, skip_tag
 from protocol import requirements
@@ -75,8 +75,9 @@ def summary_lines(run: Run, verbose: bool) -> list[str]:
     lines: list[str] = []
     caps = run.caps
     if caps is not None:
+        targets = targets_text([spec.text for spec in run.options.specs])
         lines.append(
-            f"{targets_text(run)}  profile {run.options.profile}  "
+            f"{targets}  profile {run.options.profile}  "
             f"rtt {caps.timing.rtt * 1000:.1f} ms  reply timeout {caps.timing.reply:.2f} s"
         )
         if run.several:
@@ -113,7 +114,7 @@ def summary_lines(run: Run, verbose: bool) -> list[str]:
             lines.append(f"  {rule_text(result.broken)}")
         lines.append(f"  {result.reason.splitlines()[0] if result.reason else ''}".rstrip())
         if result.placement:
-            lines.append(f"  clients: {placement_text(result.placement)}")
+            lines.append(f"  clients: {placement_text(result.placement, PLACEMENTS_SHOWN)}")
         died = bool(result.server_output or result.last_bytes)
         deaths += died
         if died and deaths > DEATHS_IN_FULL:
@@ -157,22 +158,6 @@ def skip_lines(results: Iterable[CaseResult]) -> list[str]:
     if not tags:
         return []
     return ["skipped: " + ", ".join(f"{n} {tag}" for tag, n in sorted(tags.items()))]
-
-
-def targets_text(run: Run) -> str:
-    """`target tcp:...`, or for a cluster `targets #1 tcp:..., #2 tcp:...`."""
-    specs = run.options.specs
-    if len(specs) == 1:
-        return f"target {specs[0].text}"
-    return "targets " + ", ".join(f"{name(n)} {spec.text}" for n, spec in enumerate(specs, 1))
-
-
-def placement_text(placement: Mapping[str, int], shown: int = PLACEMENTS_SHOWN) -> str:
-    """`@alice-x1 on #1, @bob-x2 on #2`: which target each client of a case was on (the first
-    `shown` of a case that opened hundreds; the transcript and --json have them all)."""
-    said = [f"{label} on {name(number)}" for label, number in list(placement.items())[:shown]]
-    more = len(placement) - shown
-    return ", ".join(said) + (f" and {more} more, round-robin (all in --json)" if more > 0 else "")
 
 
 def write_json(run: Run, path: Path) -> None:

@@ -61,7 +61,7 @@ class Options:
     @property
     def target_text(self) -> str:
         """The targets as the command line gave them, each quoted for a shell."""
-        return " ".join(shlex.quote(spec.text) for spec in self.specs)
+        return cluster.command_line([spec.text for spec in self.specs])
 
 
 SERVE_RULE = "DISCONNECT-7"  # a server goes on serving everyone else, whatever one client does
