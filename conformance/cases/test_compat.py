@@ -34,21 +34,16 @@ def require_welcome(chat: Chat) -> None:
 
     The probe writes its `connect` at once; a target that welcomed no such client may still
     welcome one that waits, and then it does send welcomes (to some): the case is for it, and
-    COMPAT-1 asks it to welcome both. The silent client's answer is the same for every case of
-    the run, so it is asked once (`chat.learnt`); a silent client the target closed tells
-    nothing to keep (it may be dying of something else), and the next case asks again."""
+    COMPAT-1 asks it to welcome both."""
     if chat.caps.sends_welcome:
         return
-    welcomed = chat.learnt.silent_welcome
-    if welcomed is None:
-        silent = chat.open("silent")
-        try:
-            packet = silent.peek(WELCOME_WITHIN_S + chat.reply)
-            welcomed = chat.learnt.silent_welcome = packet is not None and is_welcome(packet.value)
-        except Closed:
-            welcomed = False
-        silent.close()
-    if not welcomed:
+    silent = chat.open("silent")
+    try:
+        packet = silent.peek(WELCOME_WITHIN_S + chat.reply)
+    except Closed:
+        packet = None
+    silent.close()
+    if packet is None or not is_welcome(packet.value):
         Skip.NO_WELCOME.skip("neither the probe, which spoke first, nor a silent client got one")
 
 

@@ -30,7 +30,6 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from conformance.kit.barrier import Barrier, NoEcho, read_to_echo
@@ -332,15 +331,6 @@ class Witness(Client):
         self.send_bytes(data)
 
 
-@dataclass
-class Learnt:
-    """What a case found out about the target that holds for the whole run, beyond the probe's
-    capabilities: kept by the run and shared by every case's Chat, so that a question that costs
-    a wait is asked once, not by every case that needs its answer."""
-
-    silent_welcome: bool | None = None  # a client that says nothing gets a welcome; None: unasked
-
-
 class Chat:
     """The fixture of one case: its clients, names, transcript and the target's capabilities."""
 
@@ -349,7 +339,6 @@ class Chat:
         targets: Sequence[Target],
         caps: Capabilities,
         tokens: Tokens,
-        learnt: Learnt,
         rules: tuple[str, ...],
         slow: bool = False,
         profile: Profile = "full",
@@ -360,7 +349,6 @@ class Chat:
         self.spreader = Spreader(len(self.targets))  # which client went to which target
         self.caps = caps
         self.tokens = tokens
-        self.learnt = learnt
         self.rules = rules
         self.profile = profile
         self.transcript = Transcript()

@@ -38,7 +38,7 @@ from conformance.kit.probe import PROBE_TIMEOUT_S, Capabilities, Timing, careful
 from conformance.kit.target import STOP_SIGNAL, Target, TargetError, TargetSpec
 from conformance.kit.transcript import Record, Transcript
 from conformance.kit.wire import Closed
-from conformance.suite.harness import Chat, Learnt
+from conformance.suite.harness import Chat
 from conformance.suite.verdicts import Verdict, Violation
 from protocol import Profile, requirements_by_id
 
@@ -134,7 +134,6 @@ class Run:
     stopped: str = ""  # why no more case can run: a tcp: target that stopped accepting
     death: Death | None = None  # of the current target process (or of a tcp: target)
     last_stage: str = "the start"
-    learnt: Learnt = field(default_factory=Learnt)  # what cases found out, for later cases
 
     def __post_init__(self) -> None:
         signum = self.options.stop_signal
@@ -256,7 +255,6 @@ class Run:
             self.targets,
             self.caps,
             self.tokens,
-            self.learnt,
             rules,
             slow=self.options.slow,
             profile=self.options.profile,  # what a case may skip for depends on it
