@@ -14,6 +14,10 @@
    reads, and our delivery of its message is longer than Redis's (the protocol's JSON around the
    text, 44 bytes more), so a third runner in the rotation is Redis with the message padded by
    that much: `padded_*` is what those bytes cost Redis, `*_vs_padded` compares us with it.
+   chatload also spends more of its own time to encode our request than Redis's `PUBLISH`
+   (`chatload_encoding`, timed here side by side). A fourth runner, `redis_chat_costs`, charges
+   that too to padded Redis (benchmarks/chatload_chat_costs.py): `*_vs_chat_costs` compares the
+   servers at the same cost on chatload's side, `chatload_us_per_delivery` shows what it spends.
 2. N clients (19,000: a process here may hold at most 20,000 files) each connected, one `#all`
    broadcast: time until the last one has it, and the server's memory per 10,000 clients.
 """
@@ -28,6 +32,7 @@ import subprocess
 import sys
 from typing import Any
 
+from benchmarks.chatload_chat_costs import encoding_costs
 from benchmarks.fanout_bench import CHATLOAD, broadcast
 from benchmarks.redisproc import RedisServer
 from benchmarks.serverproc import BenchServer
@@ -37,9 +42,13 @@ from engine.codec import encode_delivery
 WINDOWS = (32, 64)
 
 
-def chatload(port: int, proto: str, window: int, messages: int, size: int) -> dict[str, float]:
-    """One chatload run; its own CPU time (user + system) as `load_cpu_s`."""
-    command = [sys.executable, str(CHATLOAD), "--port", str(port), "--proto", proto]
+def chatload(
+    port: int, proto: str, window: int, messages: int, size: int, chat_costs: bool = False
+) -> dict[str, float]:
+    """One chatload run; its own CPU time (user + system) as `load_cpu_s`. With `chat_costs`,
+    chatload pays for each PUBLISH what it pays to encode our request (chatload_chat_costs)."""
+    script = ["-m", "benchmarks.chatload_chat_costs"] if chat_costs else [str(CHATLOAD)]
+    command = [sys.executable, *script, "--port", str(port), "--proto", proto]
     command += ["--receivers", "20", "--messages", str(messages), "--size", str(size)]
     command += ["--window", str(window)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -63,35 +72,42 @@ def extra_delivery_bytes(size: int) -> int:
 
 
 def side_by_side(window: int, rounds: int, messages: int) -> dict[str, Any]:
-    """Rounds of one run against each in turn (the order rotates): our server, Redis, and Redis
-    with messages padded so that its deliveries are as long as ours ("redis_padded")."""
+    """Rounds of one run against each in turn (the order rotates): our server; Redis; Redis with
+    messages padded so that its deliveries are as long as ours ("redis_padded"); and padded
+    Redis with chatload paying for each message what it pays to encode our request
+    ("redis_chat_costs", benchmarks/chatload_chat_costs.py): Redis at chatload's costs of our
+    protocol, so that the ratio to it compares the servers alone."""
     size = 100
     padded = size + extra_delivery_bytes(size)
-    names = ("chat", "redis", "redis_padded")
+    names = ("chat", "redis", "redis_padded", "redis_chat_costs")
     rates: dict[str, list[float]] = {name: [] for name in names}
     p99s: dict[str, list[float]] = {name: [] for name in names}
     cpu_us: dict[str, list[float]] = {name: [] for name in names}  # server CPU per delivery
+    load_us: dict[str, list[float]] = {name: [] for name in names}  # chatload CPU per delivery
     load_share: dict[str, list[float]] = {name: [] for name in names}  # chatload CPU / its run
     with BenchServer() as chat, RedisServer() as redis:
         runs = {
-            "chat": (chat.port, chat.pid, "chat", size),
-            "redis": (redis.port, redis.pid, "redis", size),
-            "redis_padded": (redis.port, redis.pid, "redis", padded),
+            "chat": (chat.port, chat.pid, "chat", size, False),
+            "redis": (redis.port, redis.pid, "redis", size, False),
+            "redis_padded": (redis.port, redis.pid, "redis", padded, False),
+            "redis_chat_costs": (redis.port, redis.pid, "redis", padded, True),
         }
         # chatload's CPU for starting, connecting and waiting: taken off that of a measured run
         fixed = {}
-        for name, (port, _pid, proto, length) in runs.items():
-            fixed[name] = chatload(port, proto, window, 1, length)["load_cpu_s"]
+        for name, (port, _pid, proto, length, costs) in runs.items():
+            fixed[name] = chatload(port, proto, window, 1, length, costs)["load_cpu_s"]
         for i in range(rounds):
-            for name in names[i % 3 :] + names[: i % 3]:
-                port, pid, proto, length = runs[name]
+            turn = i % len(names)
+            for name in names[turn:] + names[:turn]:
+                port, pid, proto, length, costs = runs[name]
                 cpu_before = procstat.cpu_seconds(pid)
-                result = chatload(port, proto, window, messages, length)
+                result = chatload(port, proto, window, messages, length, costs)
                 cpu = procstat.cpu_seconds(pid) - cpu_before
                 rates[name].append(result["deliveries_per_s"])
                 p99s[name].append(result["p99_ms"])
                 cpu_us[name].append(cpu * 1e6 / result["deliveries"])
                 busy = result["load_cpu_s"] - fixed[name]
+                load_us[name].append(busy * 1e6 / result["deliveries"])
                 load_share[name].append(busy / result["elapsed_s"])
     return {
         "window": window,
@@ -104,8 +120,17 @@ def side_by_side(window: int, rounds: int, messages: int) -> dict[str, Any]:
         **_ratios("padded_p99", p99s, "redis_padded", "redis"),
         **_ratios("rate_vs_padded", rates, "chat", "redis_padded"),
         **_ratios("p99_vs_padded", p99s, "chat", "redis_padded"),
-        "chatload_cpu_share": {n: round(statistics.median(v), 2) for n, v in load_share.items()},
+        **_ratios("chat_costs_rate", rates, "redis_chat_costs", "redis"),
+        **_ratios("rate_vs_chat_costs", rates, "chat", "redis_chat_costs"),
+        **_ratios("p99_vs_chat_costs", p99s, "chat", "redis_chat_costs"),
+        **_ratios("cpu_per_delivery_vs_chat_costs", cpu_us, "chat", "redis_chat_costs"),
+        "chatload_cpu_share": _medians(load_share, 2),
+        "chatload_us_per_delivery": _medians(load_us, 3),
     }
+
+
+def _medians(figures: dict[str, list[float]], digits: int) -> dict[str, float]:
+    return {name: round(statistics.median(values), digits) for name, values in figures.items()}
 
 
 def _ratios(name: str, figures: dict[str, list[float]], ours: str, theirs: str) -> dict[str, Any]:
@@ -123,6 +148,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--clients", type=int, default=19_000)
     args = parser.parse_args()
+    costs = encoding_costs(100)  # chatload's own, per message, each protocol, timed side by side
+    print(json.dumps({"bench": "chatload_encoding", **costs}), flush=True)
     for window in WINDOWS:
         result = side_by_side(window, args.rounds, args.messages)
         print(json.dumps({"bench": "redis_side_by_side", **result}), flush=True)
