@@ -35,6 +35,7 @@ from conformance.kit.messages import connect_doc, direct, is_echo
 from conformance.kit.probe import Capabilities
 from conformance.kit.shapes import is_error
 from conformance.kit.target import (
+    POLL_S,
     READY_TIMEOUT_S,
     ServerProcess,
     TargetError,
@@ -99,14 +100,25 @@ class Lifeline:
             node.up()
 
     def death(self, wait: float) -> Death | None:
-        """How a target died, if one did: the first dead node's, named if there are several."""
-        for number, node in enumerate(self.nodes, 1):
-            death = node.death(wait)
-            if death is not None:
-                if len(self.nodes) == 1:
-                    return death
-                return Death(f"{cluster.name(number)} {death.description}", death.output)
-        return None
+        """How a target died, if one did: the first dead node's, named if there are several.
+
+        The nodes are watched together, `wait` s in all: waited for one after another, a death
+        of the last would be seen only once every other node's wait was over. A `tcp:` node is
+        asked once (a connection, itself up to `wait`); started ones are polled until one exits."""
+        deadline = time.monotonic() + wait
+        watched = list(enumerate(self.nodes, 1))
+        while True:
+            for number, node in watched:
+                death = node.death(wait)
+                if death is not None:
+                    if len(self.nodes) == 1:
+                        return death
+                    return Death(f"{cluster.name(number)} {death.description}", death.output)
+            # only a started process can still die: a `tcp:` node was asked once
+            watched = [(number, node) for number, node in watched if node.process is not None]
+            if not watched or time.monotonic() >= deadline:
+                return None
+            time.sleep(POLL_S)
 
     def sync(self) -> bool:
         """Round trips on each node: every node has read what it was sent."""
@@ -155,13 +167,14 @@ class Node:
         self.process = process
 
     def death(self, wait: float) -> Death | None:
-        """How the target died, if it did (waiting up to `wait` s for a process to exit)."""
+        """How the target died, if it has: a `tcp:` one is asked (a connection, up to `wait` s),
+        a started one is not waited for (Lifeline.death polls every node's process at once)."""
         if self.spec.kind == "tcp":
             if still_accepts(self.address, wait):
                 return None
             return Death(f"{self.spec.text[4:]} stopped accepting connections")
         process = self.process
-        if process is None or process.wait_exit(wait) is None:
+        if process is None or process.alive():
             return None
         stdout, stderr = process.output()
         lines: list[str] = []
