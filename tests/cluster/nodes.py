@@ -3,31 +3,17 @@ processes (`node_process`, where a process is the point: SIGKILL), and what thei
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from conformance.kit.target import ServerProcess
 from conformance.kit.wire import WireClient
-from tests.transport.netutil import TEST_FLUSH_TIMEOUT_MS, serve_process
-from transport.server import ChatServer, ServerConfig
+from tests.transport.netutil import running_server, serve_process
+from transport.server import ChatServer
 
 
-@contextmanager
-def node(redis_url: str, node_id: str, **cluster_limits: int) -> Iterator[ChatServer]:
-    config = ServerConfig(
-        port=0,
-        welcome=False,
-        limits={"flush_timeout_ms": TEST_FLUSH_TIMEOUT_MS},
-        redis=redis_url,
-        node_id=node_id,
-        cluster_limits=cluster_limits,
-    )
-    server = ChatServer(config).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def node(redis_url: str, node_id: str, **cluster_limits: int) -> AbstractContextManager[ChatServer]:
+    return running_server(redis=redis_url, node_id=node_id, cluster_limits=cluster_limits)
 
 
 def node_process(redis_url: str, node_id: str, *options: str) -> ServerProcess:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -28,9 +28,26 @@ SERVE = f"{shlex.quote(sys.executable)} -m transport.cli serve --host {{host}} -
 
 
 @contextmanager
-def running_server(welcome: bool = False, **limits: int) -> Iterator[ChatServer]:
+def running_server(
+    welcome: bool = False,
+    *,
+    redis: str | None = None,
+    node_id: str | None = None,
+    cluster_limits: Mapping[str, int] | None = None,
+    **limits: int,
+) -> Iterator[ChatServer]:
+    """A `ChatServer` in a thread of this process, on a free port; a node of a cluster with
+    `redis` (ServerConfig's fields of the same names), the one way tests run one in-process."""
     limits = {"flush_timeout_ms": TEST_FLUSH_TIMEOUT_MS, **limits}
-    server = ChatServer(ServerConfig(port=0, welcome=welcome, limits=limits)).start()
+    config = ServerConfig(
+        port=0,
+        welcome=welcome,
+        limits=limits,
+        redis=redis,
+        node_id=node_id,
+        cluster_limits=cluster_limits or {},
+    )
+    server = ChatServer(config).start()
     try:
         yield server
     finally:
