@@ -245,10 +245,7 @@ class _Node(Engine):
         conn = session.conn
         if request.first:
             del self._claims[request.name]
-            self._fire(session, Trigger.CONNECT)  # CONNECT-1, STATE-1
-            session.name = request.name
-            self._names[request.name] = session
-            del self._awaiting[conn]
+            self._enter_connected(session, request.name)  # CONNECT-1
             outcome = Outcome.CONNECT
         else:
             outcome = Outcome.RECONNECT  # CONNECT-4
@@ -266,14 +263,8 @@ class _Node(Engine):
                 session.rooms[room] = None
             joined.append(state)
         self._count(outcome)
-        entries = answer.history  # oldest first across rooms, as `Registered` promises
-        kept = entries[max(0, len(entries) - self._history_on_connect) :]
-        history = [orjson.loads(entry) for _, entry in kept]
-        reply = codec.encode({"status": "chat", "history": history})  # CONNECT-2
-        if len(reply) > self._reply_bytes:  # COMPAT-4
-            self._count(Outcome.CONNECT_REPLY_TRIMMED)
-            reply = codec.history_within(history, self._reply_bytes)
-        self._out.append(Send((conn,), reply))
+        # `answer.history` is oldest first across rooms, as `Registered` promises
+        self._out.append(Send((conn,), self._connect_reply(answer.history, orjson.loads)))
         for state in joined:
             self._caught_up(state, conn)
         for data in request.directs:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import operator
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +44,7 @@ from engine.events import (
 )
 from engine.framing import Frame, FrameDecoder
 from engine.outcomes import ERROR_OUTCOMES, REFUSED, Outcome, OutcomeCounts
-from engine.rooms import Room
+from engine.rooms import HistoryEntry, Room
 from engine.rules import requirement_hits
 from engine.validation import compiled
 from protocol import ErrorCode, SessionState, Trigger
@@ -459,11 +459,8 @@ class Engine:
             if name in self._names:  # CONNECT-3
                 raise ProtocolViolation(ErrorCode.NAME_TAKEN, Outcome.NAME_TAKEN)
             outcome = _CONNECT_OUTCOME
-            self._fire(session, _CONNECT)  # CONNECT-1, STATE-1
-            session.name = name
-            self._names[name] = session
+            self._enter_connected(session, name)  # CONNECT-1
             self._all.add(session.conn)
-            del self._awaiting[session.conn]
         wanted = dict.fromkeys(document["targets"])
         with_all = wanted.pop(ALL, 0) is None
         if session.rooms:  # only a second `connect` has rooms to replace
@@ -475,21 +472,39 @@ class Engine:
         if with_all:
             history_rooms.append(self._all)
         self.outcomes[outcome] += 1
+        entries: Sequence[HistoryEntry] = ()
         for with_history in history_rooms:
             if with_history.history:
                 entries = sorted((e for r in history_rooms for e in r.history), key=_BY_SEQUENCE)
-                history = [
-                    entry for _, entry in entries[max(0, len(entries) - self._history_on_connect) :]
-                ]
-                reply = codec.encode({"status": "chat", "history": history})  # CONNECT-2
                 break
+        if entries or len(codec.NO_HISTORY) > self._reply_bytes:  # COMPAT-4
+            reply = self._connect_reply(entries)
         else:  # rooms nobody has written to yet, the usual case: the reply is a constant
-            history = []
             reply = codec.NO_HISTORY  # CONNECT-2
+        self._out.append(Send((session.conn,), reply))
+
+    def _enter_connected(self, session: Session, name: str) -> None:
+        """A session's first `connect` is granted (by a cluster's broker, for a node): it is
+        connected under `name`, which no other session may take, and waits for no timeout."""
+        self._fire(session, _CONNECT)  # CONNECT-1, STATE-1
+        session.name = name
+        self._names[name] = session  # CONNECT-3
+        del self._awaiting[session.conn]  # LIMIT-3
+
+    def _connect_reply(
+        self, entries: Sequence[tuple[int, Any]], decode: Callable[[Any], Any] | None = None
+    ) -> bytes:
+        """The reply to a `connect`, from `entries`: (order, entry) of the rooms it names,
+        oldest first. A cluster's broker carries each entry as JSON, which `decode` reads: only
+        those the reply keeps are decoded. With no entries this is `codec.NO_HISTORY` when that
+        fits, which a single node then answers without the call (its usual `connect`)."""
+        kept = entries[max(0, len(entries) - self._history_on_connect) :]
+        history = [entry if decode is None else decode(entry) for _, entry in kept]
+        reply = codec.encode({"status": "chat", "history": history})  # CONNECT-2
         if len(reply) > self._reply_bytes:  # COMPAT-4
             self._count(Outcome.CONNECT_REPLY_TRIMMED)
             reply = codec.history_within(history, self._reply_bytes)
-        self._out.append(Send((session.conn,), reply))
+        return reply
 
     def _message(self, session: Session, document: dict[str, Any]) -> None:
         sender = document["user_name"]
