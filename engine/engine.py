@@ -24,8 +24,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from transitions import Machine
-
 import protocol
 from engine import codec
 from engine.errors import ProtocolViolation, UsageError
@@ -78,28 +76,6 @@ _KICK_CODES = frozenset(
 _ENVELOPE = compiled("client/envelope")
 _ACTION_SCHEMAS = {action: compiled(f"client/{action}") for action in _ACTIONS}
 _BY_SEQUENCE = operator.itemgetter(0)
-
-
-def has_callbacks(machine: Machine) -> bool:
-    """Whether any transition of `machine` runs code of its own: a callback of the machine, a
-    state or a transition, or a condition. Without, a transition is only its new state."""
-    machine_wide = (
-        machine.prepare_event,
-        machine.before_state_change,
-        machine.after_state_change,
-        machine.finalize_event,
-        machine.on_exception,
-        machine.on_final,
-    )
-    states = [callbacks for s in machine.states.values() for callbacks in (s.on_enter, s.on_exit)]
-    transitions = [
-        callbacks
-        for event in machine.events.values()
-        for each in event.transitions.values()
-        for t in each
-        for callbacks in (t.prepare, t.conditions, t.before, t.after)
-    ]
-    return any(machine_wide) or any(states) or any(transitions)
 
 
 @dataclass(frozen=True)
@@ -156,7 +132,6 @@ class Engine:
         self.config = config = config or EngineConfig()
         self._machine = shared_machine()
         self._table = transition_table(self._machine)
-        self._machine_has_callbacks = has_callbacks(self._machine)
         self._states = self._machine.states  # by name: `set_state` given a State looks none up
         # The table's triggers by state: a frame's check is two lookups, no tuple to build.
         self._triggers: dict[str, frozenset[str]] = {
@@ -581,14 +556,15 @@ class Engine:
     def _fire(self, session: Session, trigger: Trigger) -> None:
         """Change state through the Machine; self-loops are skipped, they change nothing.
 
-        The Machine built from machine.json has no callbacks or conditions, so a transition does
-        nothing but set its destination, which `Machine.set_state` does for a tenth of what
-        `Event.trigger` costs (about 87,000 instructions, half of a whole `connect`). The
-        destination is the Machine's own (`transition_table`); an event it has no transition for
-        still goes through `trigger`, which raises as it always did.
+        The Machine built from machine.json has no callbacks or conditions (a test in
+        tests/engine/test_outcomes.py holds it to that), so a transition does nothing but set
+        its destination, which `Machine.set_state` does for a tenth of what `Event.trigger`
+        costs (about 87,000 instructions, half of a whole `connect`). The destination is the
+        Machine's own (`transition_table`); an event it has no transition for still goes
+        through `trigger`, which raises as it always did.
         """
         dest = self._table.get((session.state, trigger))
-        if dest is None or self._machine_has_callbacks:
+        if dest is None:
             self._machine.events[trigger].trigger(session)
         elif dest != session.state:
             self._machine.set_state(self._states[dest], session)
