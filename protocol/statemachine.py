@@ -5,9 +5,10 @@ the Machine rather than added to it. That avoids `add_model`, whose cost grows w
 models, and a Machine per session (about 18 KiB each), so 10,000 sessions stay cheap. The engine
 (`Engine._fire`) reads a transition's destination from `transition_table`, which is derived from
 the Machine, not from the JSON, and moves the session there with `machine.set_state(state,
-session)`; self-loops (e.g. `message` in `connected`) change nothing and are skipped. Only when
-the Machine has callbacks or conditions, or for an event with no transition (which raises), does
-it call `machine.events[trigger].trigger(session)`.
+session)`; self-loops (e.g. `message` in `connected`) change nothing and are skipped. That is
+right because the Machine has no callbacks or conditions (tests/engine/test_outcomes.py holds it
+to that); only for an event with no transition (which raises) does it call
+`machine.events[trigger].trigger(session)`.
 """
 
 from __future__ import annotations
