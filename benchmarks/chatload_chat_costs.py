@@ -5,10 +5,10 @@
 chatload is one Python process, and on this workload it is the limit (it keeps one core busy).
 So its rate against a server is one over what chatload itself spends per delivery, and part of
 that depends on the protocol, not on the server: for each message it sends, chatload builds the
-chat request with `json.dumps` of a dict (about 4.5 µs here) where `--proto redis` builds a RESP
-`PUBLISH` (about 1.3 µs), 0.16 µs more per delivery to 20 receivers, 7-8% of what chatload spends
-per delivery. No server of this protocol can take that off; a side-by-side with plain Redis
-charges it to our server all the same.
+chat request with `json.dumps` of a dict, about three times what a RESP `PUBLISH` costs it under
+`--proto redis` (`encoding_costs` times both; redis_bench prints them), some 6% of what it spends
+per delivery to 20 receivers. No server of this protocol can take that off; a side-by-side with
+plain Redis charges it to our server all the same.
 
 This runs the vendored chatload unchanged but for one function: its `resp`, which for each
 `PUBLISH` also builds (and drops) the chat request chatload would send for the same message, then
