@@ -318,6 +318,31 @@ def test_a_first_frame_after_a_blank_line_is_not_bare(chat: Chat) -> None:
     )
 
 
+def got_a_welcome(client: Client) -> bool:
+    return client.welcome is not None or any(is_welcome(p.value) for p in client.packets)
+
+
+@requirement("COMPAT-2")
+def test_a_first_frame_after_a_newline_in_the_same_read_is_not_bare(chat: Chat) -> None:
+    """A `\\n`, then the first frame whole with no newline after it, in one write, before the
+    welcome delay ends: a `\\n` was received before the frame (in its read, not a read of its
+    own), so the session is not one-object-per-read and its welcome is not withheld."""
+    require_welcome(chat)
+    name = chat.user("leading-newline")
+    client = chat.open(name)
+    client.send_bytes(b"\n" + bare(connect_doc(name, [])))  # one write: at once
+    # Wait out the grace a `\n` gets after a bare first frame (as the case above does).
+    time.sleep(2 * chat.caps.limits["first_frame_grace_ms"] / 1000 + MOMENT_S)
+    client.name = name
+    client.settle("COMPAT-2")  # a welcome sent late would be here by now
+    chat.check(
+        "COMPAT-2",
+        got_a_welcome(client),
+        f"a client that sent a newline and its first frame in one write got no welcome, only "
+        f"{show([p.value for p in client.packets])}",
+    )
+
+
 @requirement("COMPAT-3")
 def test_frames_during_the_hold_of_a_late_bare_first_frame_follow_it(chat: Chat) -> None:
     """A bare `connect` after the welcome went out, then, while it may still be held, another
