@@ -343,6 +343,37 @@ def test_a_first_frame_after_a_newline_in_the_same_read_is_not_bare(chat: Chat) 
     )
 
 
+@requirement("COMPAT-2")
+def test_a_first_frame_written_in_two_parts_is_not_bare(chat: Chat) -> None:
+    """The first frame, with no newline, written in two parts, the second once the target has
+    read the first: it did not arrive whole in one read, so the session is not
+    one-object-per-read and its welcome is not withheld, whether the frame was complete before
+    the welcome delay ended or after (before, if we are quick: the case tries for that)."""
+    require_welcome(chat)
+    delay = chat.caps.limits["welcome_delay_ms"] / 1000
+    for attempt in range(ATTEMPTS):
+        name = chat.user("two-parts")
+        client = chat.open(name)
+        opened = time.monotonic()
+        data = bare(connect_doc(name, []))
+        client.send_bytes(data[: len(data) // 2])
+        chat.sync()  # the target has read the first part alone
+        client.send_bytes(data[len(data) // 2 :])
+        if time.monotonic() - opened > max(delay / 2, MOMENT_S) and attempt < ATTEMPTS - 1:
+            client.close()  # we were slow: the welcome may have gone out first, which shows less
+            continue
+        time.sleep(2 * chat.caps.limits["first_frame_grace_ms"] / 1000 + MOMENT_S)
+        client.name = name
+        client.settle("COMPAT-2")  # a welcome sent late would be here by now
+        chat.check(
+            "COMPAT-2",
+            got_a_welcome(client),
+            f"a client that wrote its first frame in two parts got no welcome, only "
+            f"{show([p.value for p in client.packets])}",
+        )
+        return
+
+
 @requirement("COMPAT-3")
 def test_frames_during_the_hold_of_a_late_bare_first_frame_follow_it(chat: Chat) -> None:
     """A bare `connect` after the welcome went out, then, while it may still be held, another
