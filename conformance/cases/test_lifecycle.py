@@ -14,9 +14,12 @@ change it); SHUTDOWN-2 asks the same of SIGTERM, which `kill` and service manage
 from __future__ import annotations
 
 import signal
+import time
 
 import pytest
 
+from conformance.kit.messages import connect_doc
+from conformance.kit.wire import encode
 from conformance.suite.harness import Chat, Client, show
 from conformance.suite.verdicts import requirement
 
@@ -27,6 +30,7 @@ GOING_AWAY = {
     "reset after connecting": (True, b"", "reset"),
     "close in the middle of a frame": (True, b'{"action":"message","user_na', "close"),
 }
+WELCOME_WITHIN_S = 1.0  # COMPAT-1: a client that sends nothing gets its welcome within a second
 
 
 @requirement("DISCONNECT-7")
@@ -46,6 +50,29 @@ def test_the_server_outlives_a_client_that_goes_away(chat: Chat, how: str) -> No
     after = chat.join(chat.user("after"), room)
     after.say(room, f"after a client's {how}")
     before.expect_delivery("DISCONNECT-7", room, after.name, f"after a client's {how}")
+
+
+@requirement("DISCONNECT-7")
+def test_the_server_outlives_a_client_that_goes_away_while_its_first_frame_waits(
+    chat: Chat,
+) -> None:
+    """A client at a prompt gets its welcome, sends a bare `connect` (which a server may hold
+    for `bare_first_frame_delay_ms`, COMPAT-3) and closes before that delay is over: when the
+    delay ends, nothing is left to handle, and the server goes on serving."""
+    room = chat.room()
+    before = chat.join(chat.user("before"), room)
+    name = chat.user("leaver")
+    leaver: Client = chat.open("leaver")
+    leaver.peek(WELCOME_WITHIN_S + chat.reply)  # the welcome, if any, is out: a late bare frame
+    leaver.send_bytes(encode(connect_doc(name, [])))  # bare: no newline
+    chat.sync()  # the target has read it
+    leaver.close()
+    time.sleep(chat.caps.limits["bare_first_frame_delay_ms"] / 1000 + chat.reply)
+    after = chat.join(chat.user("after"), room)
+    after.say(room, "after a client left with its first frame held")
+    before.expect_delivery(
+        "DISCONNECT-7", room, after.name, "after a client left with its first frame held"
+    )
 
 
 @requirement("SHUTDOWN-2")
