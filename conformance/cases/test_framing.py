@@ -250,6 +250,24 @@ def test_an_unfinished_object_alone_in_its_read_is_malformed(chat: Chat) -> None
     alice.expect_quiet("FRAME-5", "one error for one unfinished object")
 
 
+@requirement("FRAME-3", "FRAME-5")
+def test_a_byte_after_an_unfinished_line_in_its_read_opens_the_next_frame(chat: Chat) -> None:
+    """A read that is a line from `{` to its `\\n` with no `}` in it, as above, and one byte
+    more: the `{` that opens the next frame, whose rest comes in the next read. The newline
+    ends the unfinished object, a malformed frame (FRAME-5), and the next frame is split
+    right after its first byte (FRAME-3): a server that takes the line whole, as the usual
+    frame, must not lose the byte after its newline."""
+    alice = chat.join(chat.user("alice"))
+    unfinished = frame(alice, "no closing brace")[:-1]  # no `}` left anywhere in it
+    after = frame(alice, "begun in the same read")
+    alice.send_bytes(unfinished + b"\n" + after[:1])
+    chat.sync()  # the target has read the line and the `{` alone
+    alice.send_bytes(after[1:] + b"\n")
+    alice.expect_error("FRAME-5", protocol.error_text(protocol.ErrorCode.MALFORMED_JSON))
+    echoed(alice, "FRAME-3", "begun in the same read")
+    alice.expect_quiet("FRAME-3", "one error for the unfinished line, then the next frame")
+
+
 @requirement("FRAME-4", "FRAME-5")
 def test_a_newline_inside_an_object_ends_it_though_more_follows_in_the_read(chat: Chat) -> None:
     """An object whose `}` comes on the next line, and a frame after it, in one write. Read
