@@ -118,3 +118,26 @@ def test_a_whole_object_read_inside_an_open_frame_belongs_to_that_frame(chat: Ch
         f"{alice.label}: the newline should have ended the open frame, a malformed one, and the "
         f"next frame come back; it got {show(seen)}",
     )
+
+
+@requirement("FRAME-3", "FRAME-4")
+def test_a_read_that_ends_a_frame_holds_a_whole_one_and_begins_a_third(chat: Chat) -> None:
+    """A frame left open; then one read with the `}` that ends it, a whole frame glued to it
+    and the `{` of a third, with no newline; then the rest of the third. A server that parses
+    the whole frame in the middle as an object with one byte after it must go on at that
+    byte, the third frame's start (FRAME-3), after both frames of the read (FRAME-4)."""
+    alice = chat.join(chat.user("alice"))
+    one, two, three = (encode(direct(alice.name, t)) for t in ("one", "two", "three"))
+    # Whole, in one write, first: a target that cannot take glued frames at all fails FRAME-4
+    # here, and is not blamed for reassembly below.
+    alice.send_bytes(one + two + three)
+    for text in ("one", "two", "three"):
+        alice.expect_echo("FRAME-4", text)
+    alice.send_bytes(one[:-1])
+    chat.sync()  # the target has read the open frame alone
+    alice.send_bytes(one[-1:] + two + three[:1])
+    alice.expect_echo("FRAME-3", "one")
+    alice.expect_echo("FRAME-4", "two")  # so the target has read the `{` after it too
+    alice.send_bytes(three[1:] + b"\n")
+    alice.expect_echo("FRAME-3", "three")
+    alice.expect_quiet("FRAME-3", "three frames, three messages")
