@@ -151,8 +151,11 @@ def test_a_bare_first_frame_before_the_welcome_gets_no_welcome(chat: Chat) -> No
             )
         client.name = name
         client.settle("COMPAT-2")  # a welcome sent late would be here by now
-        late = client.welcome is not None or any(is_welcome(p.value) for p in client.packets)
-        chat.check("COMPAT-2", not late, "a client whose first frame came bare got a welcome")
+        chat.check(
+            "COMPAT-2",
+            not got_a_welcome(client),
+            "a client whose first frame came bare got a welcome",
+        )
         return
     inconclusive(chat, "send a bare connect within the welcome delay")
 
@@ -303,23 +306,26 @@ def test_a_first_frame_after_a_blank_line_is_not_bare(chat: Chat) -> None:
     client.send_bytes(b"\n")
     chat.sync()  # the target has read the blank line alone
     client.send_bytes(bare(connect_doc(name, [])))
-    # Wait out the grace a `\n` gets after a bare first frame, so that the barrier's `\n`
-    # below does not decide the framing: a target that took the session for bare despite the
-    # blank line then shows it by withholding the welcome.
-    time.sleep(2 * chat.caps.limits["first_frame_grace_ms"] / 1000 + MOMENT_S)
-    client.name = name
-    client.settle("COMPAT-2")  # a welcome sent late would be here by now
-    got = client.welcome is not None or any(is_welcome(p.value) for p in client.packets)
-    chat.check(
-        "COMPAT-2",
-        got,
-        f"a client that sent a newline before its first frame got no welcome, only "
-        f"{show([p.value for p in client.packets])}",
-    )
+    expect_welcome_after_grace(chat, client, name, "sent a newline before its first frame")
 
 
 def got_a_welcome(client: Client) -> bool:
+    """Whether `client` has had a welcome, first or later among what it received."""
     return client.welcome is not None or any(is_welcome(p.value) for p in client.packets)
+
+
+def expect_welcome_after_grace(chat: Chat, client: Client, name: str, what: str) -> None:
+    """The end of a case whose first frame must not count as bare: wait out the grace a `\n`
+    gets after a bare first frame, so that the barrier's `\n` does not decide the framing; a
+    target that took the session for bare then shows it by withholding the welcome."""
+    time.sleep(2 * chat.caps.limits["first_frame_grace_ms"] / 1000 + MOMENT_S)
+    client.name = name
+    client.settle("COMPAT-2")  # a welcome sent late would be here by now
+    chat.check(
+        "COMPAT-2",
+        got_a_welcome(client),
+        f"a client that {what} got no welcome, only {show([p.value for p in client.packets])}",
+    )
 
 
 @requirement("COMPAT-2")
@@ -331,16 +337,7 @@ def test_a_first_frame_after_a_newline_in_the_same_read_is_not_bare(chat: Chat) 
     name = chat.user("leading-newline")
     client = chat.open(name)
     client.send_bytes(b"\n" + bare(connect_doc(name, [])))  # one write: at once
-    # Wait out the grace a `\n` gets after a bare first frame (as the case above does).
-    time.sleep(2 * chat.caps.limits["first_frame_grace_ms"] / 1000 + MOMENT_S)
-    client.name = name
-    client.settle("COMPAT-2")  # a welcome sent late would be here by now
-    chat.check(
-        "COMPAT-2",
-        got_a_welcome(client),
-        f"a client that sent a newline and its first frame in one write got no welcome, only "
-        f"{show([p.value for p in client.packets])}",
-    )
+    expect_welcome_after_grace(chat, client, name, "sent a newline and its first frame at once")
 
 
 @requirement("COMPAT-2")
@@ -362,15 +359,7 @@ def test_a_first_frame_written_in_two_parts_is_not_bare(chat: Chat) -> None:
         if time.monotonic() - opened > max(delay / 2, MOMENT_S) and attempt < ATTEMPTS - 1:
             client.close()  # we were slow: the welcome may have gone out first, which shows less
             continue
-        time.sleep(2 * chat.caps.limits["first_frame_grace_ms"] / 1000 + MOMENT_S)
-        client.name = name
-        client.settle("COMPAT-2")  # a welcome sent late would be here by now
-        chat.check(
-            "COMPAT-2",
-            got_a_welcome(client),
-            f"a client that wrote its first frame in two parts got no welcome, only "
-            f"{show([p.value for p in client.packets])}",
-        )
+        expect_welcome_after_grace(chat, client, name, "wrote its first frame in two parts")
         return
 
 
@@ -431,10 +420,9 @@ def test_a_newline_within_the_grace_after_a_bare_first_frame_is_not_missed(chat:
             continue
         client.name = name
         client.settle("COMPAT-2")
-        got = client.welcome is not None or any(is_welcome(p.value) for p in client.packets)
         chat.check(
             "COMPAT-2",
-            got,
+            got_a_welcome(client),
             f"a client whose bare first frame was followed by a `\\n` {1000 * (now - sent):.1f} ms "
             f"later got no welcome, only {show([p.value for p in client.packets])}",
         )
