@@ -10,14 +10,17 @@ with no PYTHONPATH, so they, and the fuzzer's oracle, import the original engine
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,11 +107,47 @@ def prepare(folder: Path, mutant: Mutant | None) -> None:
         path.write_text(mutant.apply(path.read_text()))
 
 
+def end_servers_in(folder: Path) -> list[int]:
+    """SIGKILL every process working in `folder` (Linux's /proc); their pids.
+
+    Those are the servers the suite and the fuzzer started for a mutant (`server_command` runs
+    them from its folder). They run in sessions of their own, so that the tools' signals do not
+    reach them; killing a tool that ran out of time does not end them either, and a mutant that
+    spins then keeps a core busy long after its judgement (four did for over an hour once).
+    """
+    ended: list[int] = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return ended
+    inside = str(folder.resolve())
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue  # gone, or not ours to look at
+        if cwd == inside or cwd.startswith(inside + os.sep):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                ended.append(int(entry.name))
+    return ended
+
+
+@contextlib.contextmanager
+def _servers_ended(folder: Path) -> Iterator[Path]:
+    """`folder`, whose servers are killed when the block ends, however it ends."""
+    try:
+        yield folder
+    finally:
+        end_servers_in(folder)
+
+
 def _tool(args: list[str], timeout: float, cwd: Path = REPO) -> tuple[int | None, str]:
     """Run `python -m protocol.commands ARGS` in its own process group; (exit status, output tail).
 
-    None for the status means it ran out of time; the whole group (the server it started too)
-    is killed then.
+    None for the status means it ran out of time; the group is killed then (the servers it
+    started are in sessions of their own: `end_servers_in` ends those).
     """
     process = subprocess.Popen(
         [sys.executable, "-m", "protocol.commands", *args],
@@ -199,8 +238,10 @@ def run_mutant(
     """Judge one mutant (None: the unmutated engine); its outcome and the suite's verdicts."""
     began = time.monotonic()
     outcome = Outcome(mutant.id if mutant else "baseline")
-    with tempfile.TemporaryDirectory(prefix="jsonchat-mutant-") as tmp:
-        folder = Path(tmp)
+    with (
+        tempfile.TemporaryDirectory(prefix="jsonchat-mutant-") as tmp,
+        _servers_ended(Path(tmp)) as folder,
+    ):
         prepare(folder, mutant)
         command = server_command(folder, options.python, options.serve_args)
         target = f"cmd:{command}"

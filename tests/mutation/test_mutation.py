@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import ast
 import json
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 
 from benchmarks.mutation.__main__ import classified, engine_digest, main, reusable, sample
 from benchmarks.mutation.mutator import Mutant, all_mutants, find_mutants
-from benchmarks.mutation.runner import REPO, SMALL_LIMITS, Options, run_mutant
+from benchmarks.mutation.runner import REPO, SMALL_LIMITS, Options, end_servers_in, run_mutant
 
 # Deleting the delivery of a room message to the room's other members.
 DELIVERY = (
@@ -126,3 +130,22 @@ def test_previous_kills_are_kept_only_for_the_same_engine_and_flags(tmp_path: Pa
     old.write_text(json.dumps({**same, "engine": "0" * 12, "mutants": []}))
     assert main(["--previous", str(old), "--out", str(tmp_path / "out")]) == 2
     assert not (tmp_path / "out").exists()
+
+
+def test_servers_working_in_a_mutants_folder_are_ended(tmp_path: Path) -> None:
+    """A server left by a suite that ran out of time (in a session of its own, as the suite
+    starts targets) is killed with its mutant's folder; a process elsewhere is left alone."""
+    folder = tmp_path / "mutant"
+    folder.mkdir()
+    sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
+    inside = subprocess.Popen(sleep, cwd=folder, start_new_session=True)
+    outside = subprocess.Popen(sleep, cwd=tmp_path, start_new_session=True)
+    try:
+        time.sleep(0.2)  # its working directory is set once it has started
+        assert inside.pid in end_servers_in(folder)
+        assert inside.wait(timeout=5) == -signal.SIGKILL
+        assert outside.poll() is None
+    finally:
+        for process in (inside, outside):
+            process.kill()
+            process.wait()
