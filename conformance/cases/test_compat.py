@@ -394,11 +394,13 @@ def test_frames_during_the_hold_of_a_late_bare_first_frame_follow_it(chat: Chat)
     client.expect_quiet("COMPAT-3", "two frames, two answers")
 
 
-@requirement("COMPAT-2")
+@requirement("COMPAT-2", "DISCONNECT-7")
 def test_a_newline_within_the_grace_after_a_bare_first_frame_is_not_missed(chat: Chat) -> None:
     """A first frame whole and bare, before the welcome delay ends, then its `\n` alone, sent
     once round trips show the target has read the frame, and well within `first_frame_grace_ms`
-    of it: the session is not one-object-per-read, and gets its welcome."""
+    of it: the session is not one-object-per-read, and gets its welcome. When the grace would
+    have ended, the target still serves that client (DISCONNECT-7): a grace timer left behind
+    must not end a session, or the server, after the case looked."""
     require_welcome(chat)
     grace = chat.caps.limits["first_frame_grace_ms"] / 1000
     if grace <= 0:
@@ -426,6 +428,9 @@ def test_a_newline_within_the_grace_after_a_bare_first_frame_is_not_missed(chat:
             f"a client whose bare first frame was followed by a `\\n` {1000 * (now - sent):.1f} ms "
             f"later got no welcome, only {show([p.value for p in client.packets])}",
         )
+        time.sleep(2 * grace + MOMENT_S)  # past the end of the grace the frame had
+        client.send(direct(name, "after the grace"))
+        client.expect_echo("DISCONNECT-7", "after the grace")
         return
     inconclusive(chat, f"send a `\\n` within {in_time * 1000:.0f} ms of a bare first frame")
 
