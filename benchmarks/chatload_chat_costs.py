@@ -50,16 +50,12 @@ def chat_request(chatload: ModuleType, text: str) -> bytes:
 def charge_chat_encoding(chatload: ModuleType) -> None:
     """Make `chatload.resp` build the chat request of every `PUBLISH` before its RESP bytes."""
     resp: Callable[..., bytes] = chatload.resp
-    frame = chatload.frame
 
     def publish(*words: str) -> bytes:
         if words[0] != "PUBLISH":
             return resp(*words)
         channel, text = words[1].encode(), words[2]
-        # the same call, with the same dict, as chatload's chat path (chat_request)
-        frame(
-            {"action": "message", "user_name": "@sender", "target": "#bench", "message": text}, "nl"
-        )
+        chat_request(chatload, text)  # chatload's chat path: the same dict, the same `frame`
         data = text.encode()
         return b"*3\r\n$7\r\nPUBLISH\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (
             len(channel),

@@ -32,7 +32,7 @@ import subprocess
 import sys
 from typing import Any
 
-from benchmarks.chatload_chat_costs import encoding_costs
+from benchmarks.chatload_chat_costs import RECEIVERS, encoding_costs
 from benchmarks.fanout_bench import CHATLOAD, broadcast
 from benchmarks.redisproc import RedisServer
 from benchmarks.serverproc import BenchServer
@@ -40,6 +40,7 @@ from conformance.kit import procstat
 from engine.codec import encode_delivery
 
 WINDOWS = (32, 64)
+SIZE = 100  # characters of chatload's message text (its default)
 
 
 def chatload(
@@ -49,7 +50,7 @@ def chatload(
     chatload pays for each PUBLISH what it pays to encode our request (chatload_chat_costs)."""
     script = ["-m", "benchmarks.chatload_chat_costs"] if chat_costs else [str(CHATLOAD)]
     command = [sys.executable, *script, "--port", str(port), "--proto", proto]
-    command += ["--receivers", "20", "--messages", str(messages), "--size", str(size)]
+    command += ["--receivers", str(RECEIVERS), "--messages", str(messages), "--size", str(size)]
     command += ["--window", str(window)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
@@ -77,8 +78,7 @@ def side_by_side(window: int, rounds: int, messages: int) -> dict[str, Any]:
     Redis with chatload paying for each message what it pays to encode our request
     ("redis_chat_costs", benchmarks/chatload_chat_costs.py): Redis at chatload's costs of our
     protocol, so that the ratio to it compares the servers alone."""
-    size = 100
-    padded = size + extra_delivery_bytes(size)
+    padded = SIZE + extra_delivery_bytes(SIZE)
     names = ("chat", "redis", "redis_padded", "redis_chat_costs")
     rates: dict[str, list[float]] = {name: [] for name in names}
     p99s: dict[str, list[float]] = {name: [] for name in names}
@@ -87,8 +87,8 @@ def side_by_side(window: int, rounds: int, messages: int) -> dict[str, Any]:
     load_share: dict[str, list[float]] = {name: [] for name in names}  # chatload CPU / its run
     with BenchServer() as chat, RedisServer() as redis:
         runs = {
-            "chat": (chat.port, chat.pid, "chat", size, False),
-            "redis": (redis.port, redis.pid, "redis", size, False),
+            "chat": (chat.port, chat.pid, "chat", SIZE, False),
+            "redis": (redis.port, redis.pid, "redis", SIZE, False),
             "redis_padded": (redis.port, redis.pid, "redis", padded, False),
             "redis_chat_costs": (redis.port, redis.pid, "redis", padded, True),
         }
@@ -115,7 +115,7 @@ def side_by_side(window: int, rounds: int, messages: int) -> dict[str, Any]:
         **_ratios("rate", rates, "chat", "redis"),
         **_ratios("p99", p99s, "chat", "redis"),
         **_ratios("cpu_per_delivery", cpu_us, "chat", "redis"),
-        "padded_bytes": padded - size,
+        "padded_bytes": padded - SIZE,
         **_ratios("padded_rate", rates, "redis_padded", "redis"),
         **_ratios("padded_p99", p99s, "redis_padded", "redis"),
         **_ratios("rate_vs_padded", rates, "chat", "redis_padded"),
@@ -148,7 +148,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--clients", type=int, default=19_000)
     args = parser.parse_args()
-    costs = encoding_costs(100)  # chatload's own, per message, each protocol, timed side by side
+    costs = encoding_costs(SIZE)  # chatload's own, per message, each protocol, timed side by side
     print(json.dumps({"bench": "chatload_encoding", **costs}), flush=True)
     for window in WINDOWS:
         result = side_by_side(window, args.rounds, args.messages)
