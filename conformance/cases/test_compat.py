@@ -18,12 +18,19 @@ import pytest
 
 from conformance.kit.messages import connect_doc, direct, is_echo
 from conformance.kit.wire import Closed, WireClient, encode
-from conformance.suite.harness import Chat, Client, is_chat, is_error, is_welcome, show
+from conformance.suite.harness import (
+    WELCOME_WITHIN_S,
+    Chat,
+    Client,
+    is_chat,
+    is_error,
+    is_welcome,
+    show,
+)
 from conformance.suite.verdicts import Skip, Violation, requirement
 from protocol import ErrorCode, error_text
 
 READ_BYTES = 4096  # one recv of the course's one-object-per-read clients
-WELCOME_WITHIN_S = 1.0
 BIG_TEXT_BYTES = 2500
 ATTEMPTS = 3  # tries of a timing case before a slow client side gives up judging
 MOMENT_S = 0.02  # "at once" and "a moment later", for a target whose delays are 0 or tiny

@@ -20,7 +20,7 @@ import pytest
 
 from conformance.kit.messages import connect_doc
 from conformance.kit.wire import encode
-from conformance.suite.harness import Chat, Client, show
+from conformance.suite.harness import WELCOME_WITHIN_S, Chat, Client, show
 from conformance.suite.verdicts import requirement
 
 GOING_AWAY = {
@@ -30,7 +30,6 @@ GOING_AWAY = {
     "reset after connecting": (True, b"", "reset"),
     "close in the middle of a frame": (True, b'{"action":"message","user_na', "close"),
 }
-WELCOME_WITHIN_S = 1.0  # COMPAT-1: a client that sends nothing gets its welcome within a second
 
 
 @requirement("DISCONNECT-7")

@@ -52,6 +52,7 @@ from conformance.suite.verdicts import SERVE_OTHERS_RULE, Skip, Violation
 from protocol import Profile, error_text, requirements_by_id
 
 QUICK_S = 5.0  # cases expected to take longer run only with --slow
+WELCOME_WITHIN_S = 1.0  # COMPAT-1: a client that sends nothing gets its welcome within a second
 LONG_NAME_BYTES = 20  # a name longer than this, or not ASCII, relies on VALIDATE-8
 MANY_CLIENTS, AFTER_MANY_S = 50, 10.0  # after a case with more clients, wait until served
 COUNTS = {2: "two", 3: "three", 4: "four", 5: "five"}
